@@ -1,0 +1,51 @@
+"""convtool: exact, fast image convolution.
+
+The public API, imported lazily so that ``import convtool`` stays cheap::
+
+    >>> import numpy as np
+    >>> from convtool import convolve, gaussian_kernel
+    >>> convolve(np.zeros((5, 5)), gaussian_kernel(1.0)).shape
+    (5, 5)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "convolve": "convtool.engine",
+    "choose_method": "convtool.engine",
+    "MODES": "convtool.engine",
+    "Kernel": "convtool.kernels",
+    "gaussian_kernel": "convtool.kernels",
+    "mean_kernel": "convtool.kernels",
+    "load_kernel": "convtool.kernels",
+    "Image": "convtool.imaging",
+    "read_image": "convtool.imaging",
+    "write_image": "convtool.imaging",
+    "FilterJob": "convtool.batch",
+    "apply_job": "convtool.batch",
+    "process_file": "convtool.batch",
+    "ConvtoolError": "convtool.errors",
+    "UsageError": "convtool.errors",
+    "KernelError": "convtool.errors",
+    "ImageReadError": "convtool.errors",
+    "ImageWriteError": "convtool.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    msg = f"module 'convtool' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return __all__

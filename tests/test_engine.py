@@ -1,0 +1,207 @@
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from convtool import engine
+from convtool.engine import MODES, choose_method, convolve, next_fast_len, separable_factors
+from convtool.errors import UsageError
+
+from reference import brute_convolve
+
+KERNEL_SHAPES = [(1, 1), (3, 3), (4, 4), (2, 5), (5, 2), (1, 4), (3, 1), (7, 6)]
+IMAGE_SHAPES = [(9, 8), (1, 1), (1, 6), (5, 1), (2, 3)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("kshape", KERNEL_SHAPES)
+def test_matches_brute_force_2d(rng, mode, method, kshape):
+    for ishape in IMAGE_SHAPES:
+        a = rng.standard_normal(ishape)
+        k = rng.standard_normal(kshape)
+        got = convolve(a, k, mode=mode, cval=0.7, method=method)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, 0.7), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_separable_kernels_match_brute_force(rng, mode, method):
+    for kshape in [(3, 3), (4, 2), (5, 7), (12, 3)]:
+        k = np.outer(rng.standard_normal(kshape[0]), rng.standard_normal(kshape[1]))
+        assert separable_factors(k) is not None
+        a = rng.standard_normal((7, 9))
+        got = convolve(a, k, mode=mode, cval=-1.25, method=method)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, -1.25), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_multichannel_filters_each_channel(rng, mode, method):
+    a = rng.standard_normal((6, 7, 3))
+    k = rng.standard_normal((3, 4))
+    got = convolve(a, k, mode=mode, cval=0.3, method=method)
+    assert got.shape == a.shape
+    for c in range(3):
+        expected = brute_convolve(a[:, :, c], k, mode, 0.3)
+        np.testing.assert_allclose(got[:, :, c], expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("klen", [1, 2, 5, 8])
+def test_1d_signal(rng, mode, method, klen):
+    for n in (1, 2, 3, 10):
+        a = rng.standard_normal(n)
+        k = rng.standard_normal(klen)
+        got = convolve(a, k, mode=mode, cval=2.0, method=method)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, 2.0), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_kernel_larger_than_image(rng, mode, method):
+    a = rng.standard_normal((3, 2))
+    k = rng.standard_normal((9, 12))
+    got = convolve(a, k, mode=mode, method=method)
+    np.testing.assert_allclose(got, brute_convolve(a, k, mode), rtol=1e-10, atol=1e-10)
+
+
+# scipy.ndimage as an oracle. Its 'reflect' goes wrong when the kernel is more
+# than about twice as long as a 2- or 3-sample axis (it is checked against the
+# brute force above instead), so the images here are larger than the kernels.
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("kshape", [(3, 3), (4, 4), (2, 5), (6, 3), (11, 11)])
+def test_matches_scipy_convolve(rng, mode, method, kshape):
+    a = rng.random((40, 33, 3)).astype(np.float32)
+    k = rng.standard_normal(kshape)
+    got = convolve(a, k, mode=mode, cval=0.25, method=method)
+    expected = ndi.convolve(a.astype(np.float64), k[:, :, None], mode=mode, cval=0.25)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.5])
+def test_matches_scipy_gaussian_filter(rng, mode, method, sigma):
+    from convtool.kernels import gaussian_kernel
+
+    a = rng.random((37, 41)).astype(np.float32)
+    got = convolve(a, gaussian_kernel(sigma).array, mode=mode, cval=0.5, method=method)
+    expected = ndi.gaussian_filter(a.astype(np.float64), sigma, mode=mode, cval=0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, (3, 5), (6, 1)])
+def test_matches_scipy_uniform_filter(rng, mode, method, size):
+    from convtool.kernels import mean_kernel
+
+    a = rng.random((30, 28, 2)).astype(np.float32)
+    got = convolve(a, mean_kernel(size).array, mode=mode, cval=0.5, method=method)
+    # uniform_filter correlates; for even sizes its origin differs from convolve's,
+    # so compare with ndimage.convolve of the same box.
+    h, w = (size, size) if np.ndim(size) == 0 else size
+    box = np.full((h, w, 1), 1.0 / (h * w))
+    expected = ndi.convolve(a.astype(np.float64), box, mode=mode, cval=0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    if h % 2 and w % 2:
+        uniform = ndi.uniform_filter(a.astype(np.float64), size=(h, w, 1), mode=mode, cval=0.5)
+        np.testing.assert_allclose(got, uniform, rtol=1e-5, atol=1e-5)
+
+
+def test_direct_and_fft_agree_float32(rng):
+    a = rng.random((120, 90, 3)).astype(np.float32)
+    for kshape in [(3, 3), (9, 9), (21, 21), (8, 13)]:
+        k = rng.standard_normal(kshape)
+        d = convolve(a, k, method="direct")
+        f = convolve(a, k, method="fft")
+        assert d.dtype == f.dtype == np.float32
+        scale = np.abs(d).max()
+        np.testing.assert_allclose(f, d, rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_dtype_and_shape_kept(rng):
+    for dtype in (np.float32, np.float64):
+        a = rng.random((10, 12, 4)).astype(dtype)
+        for method in ("direct", "fft"):
+            out = convolve(a, np.ones((3, 3)) / 9, method=method)
+            assert out.dtype == dtype and out.shape == a.shape
+    ints = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    assert convolve(ints, np.ones((1, 1))).dtype == np.float64
+    np.testing.assert_array_equal(convolve(ints, np.ones((1, 1))), ints)
+
+
+def test_input_not_modified(rng):
+    a = rng.random((8, 8))
+    before = a.copy()
+    for method in ("direct", "fft"):
+        convolve(a, rng.standard_normal((3, 3)), method=method)
+    np.testing.assert_array_equal(a, before)
+
+
+def test_choose_method():
+    assert choose_method((2000, 2000), np.ones((3, 3))) == "direct"
+    rng = np.random.default_rng(0)
+    assert choose_method((2000, 2000), rng.standard_normal((63, 63))) == "fft"
+    assert choose_method((2000, 2000, 3), rng.standard_normal((63, 63))) == "fft"
+    # A rank-1 kernel from a file counts as separable: direct wins even when large.
+    rank1 = np.outer(rng.random(31), rng.random(31))
+    assert choose_method((2000, 2000), rank1) == "direct"
+
+
+def test_separable_factors():
+    k = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0])
+    col, row = separable_factors(k)
+    np.testing.assert_allclose(np.outer(col, row), k, atol=1e-12)
+    assert separable_factors(np.array([[0.0, 1.0], [1.0, 0.0]])) is None
+    assert separable_factors(np.ones(3)) is None
+
+
+def test_next_fast_len():
+    for n in [1, 2, 7, 11, 13, 97, 1000, 1025, 4001]:
+        m = next_fast_len(n)
+        assert m >= n
+        r = m
+        for p in (2, 3, 5):
+            while r % p == 0:
+                r //= p
+        assert r == 1
+        assert all(not _is_5_smooth(x) for x in range(n, m))
+
+
+def _is_5_smooth(x):
+    for p in (2, 3, 5):
+        while x % p == 0:
+            x //= p
+    return x == 1
+
+
+def test_mode_aliases():
+    a = np.arange(10.0)
+    np.testing.assert_array_equal(convolve(a, [1, 2, 3], mode="edge"),
+                                  convolve(a, [1, 2, 3], mode="nearest"))
+    assert engine.normalize_mode("GRID-WRAP") == "wrap"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"mode": "symmetric"}, "unknown mode 'symmetric'.*reflect, mirror, nearest, wrap, constant"),
+    ({"method": "fastest"}, "unknown method 'fastest'"),
+    ({"cval": float("nan")}, "cval must be a finite number"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        convolve(np.zeros((4, 4)), np.ones((3, 3)), **kwargs)
+
+
+@pytest.mark.parametrize("kernel, match", [
+    (np.zeros((0, 3)), "non-empty"),
+    (np.ones((2, 2, 2, 2)), "4 dimensions"),
+    (np.array([[1.0, np.nan]]), "NaN"),
+    (np.array(3.0), "non-empty"),
+])
+def test_bad_kernels(kernel, match):
+    with pytest.raises(UsageError, match=match):
+        convolve(np.zeros((4, 4, 3)), kernel)
