@@ -84,7 +84,11 @@ def read_image(path) -> Image:
     ImageReadError
         The file is missing, not an image, truncated or corrupt.
     """
-    im = _open(path)
+    with _open(path) as opened:
+        return _from_pil(opened, path)
+
+
+def _from_pil(im: PILImage.Image, path) -> Image:
     mode = im.mode
     if mode in _CONVERTED_MODES:
         target = _CONVERTED_MODES[mode]
