@@ -59,6 +59,9 @@ app = typer.Typer(
     help="Exact, fast image convolution: blur, box-filter or convolve images with any kernel.",
     add_completion=False,
     no_args_is_help=True,
+    # Plain help: rendering it with rich costs ~0.15 s of start-up, over the 0.25 s budget.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
