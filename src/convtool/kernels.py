@@ -404,7 +404,7 @@ def disk_kernel(radius: float) -> Kernel:
     when its centre is at most ``radius`` from the kernel's centre.
     """
     radius = _check_positive(radius, "radius", "disk")
-    r = int(math.floor(radius))
+    r = math.floor(radius)
     _check_taps((2 * r + 1, 2 * r + 1), "disk")
     y, x = np.mgrid[-r:r + 1, -r:r + 1]
     inside = (x * x + y * y <= radius * radius).astype(np.float64)
@@ -429,7 +429,7 @@ def motion_kernel(length: float, angle: float = 0.0) -> Kernel:
         msg = f"motion: angle must be a finite number of degrees, got {angle!r}"
         raise UsageError(msg)
     half = (length - 1.0) / 2.0
-    r = int(math.ceil(half)) + 1
+    r = math.ceil(half) + 1
     _check_taps((2 * r + 1, 2 * r + 1), "motion")
     theta = math.radians(angle)
     ux, uy = math.cos(theta), -math.sin(theta)
@@ -539,11 +539,12 @@ _register("laplacian", [_Param("neighbours", "int", default=4)],
           lambda neighbours=4: laplacian_kernel(neighbours),
           "3x3 Laplacian over 4 (default) or 8 neighbours, zero-sum", "laplacian, laplacian:8")
 for _op in GRADIENT_SMOOTHING:
-    for _axis, _where in (("x", "rising to the right"), ("y", "rising downwards")):
-        _smooth = " ".join(f"{v:g}" for v in GRADIENT_SMOOTHING[_op])
+    _smooth = "[" + " ".join(f"{v:g}" for v in GRADIENT_SMOOTHING[_op]) + "]"
+    for _axis, _where, _form in (("x", "rising to the right", f"{_smooth}ᵀ [1 0 -1]"),
+                                 ("y", "rising downwards", f"[1 0 -1]ᵀ {_smooth}")):
         _register(f"{_op}-{_axis}", [], _gradient(_op, _axis),
-                  f"{_op.capitalize()} gradient, positive for brightness {_where} "
-                  f"([{_smooth}] x [1 0 -1])", f"{_op}-{_axis}")
+                  f"{_op.capitalize()} gradient {_form}, positive for brightness {_where}",
+                  f"{_op}-{_axis}")
 _register("disk", [_Param("radius", "sigma", required=True)],
           lambda radius: disk_kernel(radius),
           "normalised disc of radius R (pixels within R of the centre)", "disk:3")
@@ -803,3 +804,37 @@ def response_bound(kernel: Kernel) -> float:
     """
     a = kernel.array
     return float(max(a[a > 0].sum(), -a[a < 0].sum()))
+
+
+def unsharp_kernel(sigma: float, amount: float, radius: int | None = None) -> Kernel:
+    """Unsharp masking as one kernel: ``(1 + amount) * identity - amount * gaussian``.
+
+    Convolving with it gives ``image + amount * (image - gaussian(image))``.
+    """
+    try:
+        amount = float(amount)
+    except (TypeError, ValueError):
+        msg = f"sharpen: amount must be a number, got {amount!r}"
+        raise UsageError(msg) from None
+    if not math.isfinite(amount) or amount < 0:
+        msg = f"sharpen: amount must be a finite number >= 0, got {amount!r}"
+        raise UsageError(msg)
+    blur = gaussian_kernel(sigma, radius)
+    array = -amount * blur.array
+    cy, cx = (s // 2 for s in array.shape)
+    array[cy, cx] += 1.0 + amount
+    return Kernel(array, name=f"unsharp(sigma={sigma},amount={amount:g})")
+
+
+def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
+    """``"WIDTHxHEIGHT"`` (or one number for a square) as ``(height, width)``."""
+    parts = str(text).lower().replace(" ", "").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values) < 1:
+        msg = f"{what} {text!r}: write WIDTHxHEIGHT in pixels, e.g. 1920x1080"
+        raise UsageError(msg)
+    w, h = (values * 2)[:2]
+    return h, w
