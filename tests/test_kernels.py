@@ -217,7 +217,7 @@ def test_libvips_mat_file_scale_and_offset(tmp_path):
 def test_mat_file_errors(tmp_path, content, message):
     mat = tmp_path / "bad.mat"
     mat.write_text(content)
-    with pytest.raises(KernelError, match="bad.mat") as info:
+    with pytest.raises(KernelError, match=r"bad\.mat") as info:
         load_kernel(mat)
     assert message in str(info.value)
 
