@@ -346,12 +346,11 @@ def sharpen(
 
     Example: convtool sharpen photo.png sharp.png --sigma 2 --amount 0.8 --threshold 0.02
     """
-    from convtool.errors import UsageError as _UsageError
     from convtool.kernels import unsharp_kernel
 
     if not threshold >= 0:
         msg = f"--threshold must be a number >= 0, got {threshold}"
-        raise _UsageError(msg)
+        raise UsageError(msg)
     return {"kernel": unsharp_kernel(sigma, amount), "threshold": amount * threshold}
 
 
