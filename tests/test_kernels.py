@@ -138,6 +138,8 @@ def test_a_kernel_passes_through():
     ("identity:1", "identity takes no parameters"),
     ("laplacian:6", "neighbours must be 4 or 8, got 6"),
     ("disk:0", "radius must be a positive finite number"),
+    ("disk:2x3", "radius must be a number, got '2x3'"),
+    ("log:2x1", "sigma must be a number, got '2x1'"),
     ("disk:-2", "radius must be a positive finite number"),
     ("motion:angle=30", "motion needs length"),
     ("motion:0", "length must be a positive finite number"),

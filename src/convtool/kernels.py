@@ -473,7 +473,7 @@ def log_kernel(sigma: float, radius: int | None = None) -> Kernel:
 @dataclass(frozen=True)
 class _Param:
     name: str
-    kind: str  # "sigma", "size", "radius", "length", "number", "int"
+    kind: str  # "sigma", "size", "radius" (each may be WxH), "positive", "number", "int"
     default: object = None
     required: bool = False
 
@@ -545,14 +545,15 @@ for _op in GRADIENT_SMOOTHING:
         _register(f"{_op}-{_axis}", [], _gradient(_op, _axis),
                   f"{_op.capitalize()} gradient {_form}, positive for brightness {_where}",
                   f"{_op}-{_axis}")
-_register("disk", [_Param("radius", "sigma", required=True)],
+_register("disk", [_Param("radius", "positive", required=True)],
           lambda radius: disk_kernel(radius),
           "normalised disc of radius R (pixels within R of the centre)", "disk:3")
-_register("motion", [_Param("length", "sigma", required=True), _Param("angle", "number", 0.0)],
+_register("motion", [_Param("length", "positive", required=True),
+                     _Param("angle", "number", 0.0)],
           lambda length, angle=0.0: motion_kernel(length, angle),
           "motion blur: a line of L pixels at A degrees counter-clockwise",
           "motion:length=9,angle=30, motion:9")
-_register("log", [_SIGMA, _Param("radius", "int")],
+_register("log", [_Param("sigma", "positive", required=True), _Param("radius", "int")],
           lambda sigma, radius=None: log_kernel(sigma, radius),
           "Laplacian of Gaussian (zero-sum, negative centre); radius defaults to 4 sigma",
           "log:2")
@@ -582,7 +583,7 @@ def _value(text: str, param: _Param, kernel: str):
     except ValueError:
         msg = f"{kernel}: {param.name} must be a number, got {t!r}"
         raise KernelError(msg) from None
-    if param.kind in ("sigma", "length") and not (math.isfinite(v) and v > 0):
+    if param.kind in ("sigma", "positive") and not (math.isfinite(v) and v > 0):
         msg = f"{kernel}: {param.name} must be a positive finite number, got {t!r}"
         raise KernelError(msg)
     if param.kind == "number" and not math.isfinite(v):
