@@ -85,7 +85,8 @@ def test_convolve_normalize(samples, tmp_path):
     kernel = tmp_path / "k.npy"
     np.save(kernel, np.ones((3, 3)))
     out = tmp_path / "out.png"
-    assert run("convolve", samples / "camera.png", out, "-k", kernel, "--normalize").exit_code == 0
+    result = run("convolve", samples / "camera.png", out, "-k", kernel, "--normalize", "sum")
+    assert result.exit_code == 0
     expected = np.rint(ndi.uniform_filter(pixels(samples / "camera.png"), 3, mode="reflect"))
     assert np.abs(pixels(out) - expected).max() <= 1
 
@@ -121,7 +122,7 @@ def test_jpeg_output_from_extension(samples, tmp_path):
     (["convolve", "{camera}", "{out}", "--kernel", "{empty}"], 2, "no numbers found"),
     (["convolve", "{camera}", "{out}", "--kernel", "{nan}"], 2, "not a finite number"),
     (["convolve", "{camera}", "{out}", "--kernel", "{missing}"], 2, "no such file"),
-    (["convolve", "{camera}", "{out}", "--kernel", "{zero}", "--normalize"], 2, "sum to 0"),
+    (["convolve", "{camera}", "{out}", "--kernel", "{zero}", "--normalize", "sum"], 2, "sum to 0"),
     (["convolve", "{camera}", "{out}"], 2, "Missing option '--kernel'"),
     (["blur", "{camera}"], 2, "expected INPUT and OUTPUT"),
     (["blur", "{camera}", "{out}", "--no-such-option"], 2, "No such option"),

@@ -20,6 +20,8 @@ _EXPORTS = {
     "gaussian_kernel": "convtool.kernels",
     "mean_kernel": "convtool.kernels",
     "load_kernel": "convtool.kernels",
+    "parse_kernel": "convtool.kernels",
+    "adjust_kernel": "convtool.kernels",
     "Image": "convtool.imaging",
     "read_image": "convtool.imaging",
     "write_image": "convtool.imaging",

@@ -143,7 +143,35 @@ ENGINE_OPTIONS = [
 ]
 
 # Kernel adjustments (normalise, scale, bias, correlate, ...): issue 4.
-KERNEL_OPTIONS: list = []
+KERNEL = "Kernel"
+KERNEL_OPTIONS = [
+    ("normalize", Annotated[str, typer.Option(
+        "--normalize", help="auto: divide the kernel by its sum unless it sums to 0 (edge "
+        "detectors are left alone); sum: always divide (a zero-sum kernel is an error); "
+        "none (default): use the weights exactly as given, as ImageMagick, libvips, OpenCV "
+        "and scipy do with user kernels. Built-in smoothing kernels are already normalised; "
+        "use auto for matrices such as '1 2 1; 2 4 2; 1 2 1'.",
+        rich_help_panel=KERNEL)], "none"),
+    ("scale", Annotated[float, typer.Option(
+        "--scale", help="Multiply every kernel weight by this, after --normalize.",
+        rich_help_panel=KERNEL)], 1.0),
+    ("bias", Annotated[float, typer.Option(
+        "--bias", help="Add this to every output value after filtering, on the 0..1 scale "
+        "(as ImageMagick's -bias and libvips's offset): e.g. 0.5 shows the negative and "
+        "positive responses of a zero-sum kernel around mid-grey.",
+        rich_help_panel=KERNEL)], 0.0),
+    ("correlate", Annotated[bool, typer.Option(
+        "--correlate", help="Correlate instead of convolve: do not flip the kernel (OpenCV's "
+        "filter2D and libvips's conv correlate). The origin is as scipy.ndimage.correlate, "
+        "element k//2, also for even sizes.", rich_help_panel=KERNEL)], False),
+    ("absolute", Annotated[bool, typer.Option(
+        "--abs", help="Write the absolute value of the response (before --bias), so edge "
+        "kernels show edges of both signs.", rich_help_panel=KERNEL)], False),
+    ("channels", Annotated[str | None, typer.Option(
+        "--channels", help="Filter only these channels and copy the others: letters from "
+        "r, g, b, a (l or r/g/b is the grey of a greyscale image), e.g. rgb, a or r,g. "
+        "Default: all.", show_default=False, rich_help_panel=KERNEL)], None),
+]
 
 # Image fidelity and output format (alpha, linear light, --format, ...): issue 3.
 IMAGE_OPTIONS: list = []
@@ -203,16 +231,35 @@ def _split_paths(paths: list[str]) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
+def _kernel_fields(made, options: dict) -> dict:
+    """FilterJob fields from what a filter command returned and the Kernel options.
+
+    A command returns its Kernel, or a dict of FilterJob fields when it is more
+    than one convolution (``edges``: ``kernel_y``; ``sharpen``: ``threshold``).
+    """
+    from convtool.kernels import adjust_kernel
+
+    fields = dict(made) if isinstance(made, dict) else {"kernel": made}
+    for key in ("kernel", "kernel_y"):
+        if fields.get(key) is not None:
+            fields[key] = adjust_kernel(fields[key], normalize=options["normalize"],
+                                        scale=options["scale"], correlate=options["correlate"])
+    fields["absolute"] = fields.get("absolute", False) or options["absolute"]
+    fields["bias"] = options["bias"]
+    fields["channels"] = options["channels"]
+    return fields
+
+
 def _run_filter(kernel, paths: list[str], options: dict) -> None:
     """Run one filtering command once its kernel is built."""
     from convtool.batch import FilterJob, process_file
 
-    job = FilterJob(kernel=kernel, mode=options["mode"], cval=options["cval"],
-                    method=options["method"])
+    job = FilterJob(**_kernel_fields(kernel, options), mode=options["mode"],
+                    cval=options["cval"], method=options["method"])
     source, target = _split_paths(paths)
     result = process_file(job, source, target)
     if options["verbose"]:
-        _report_file(kernel, result)
+        _report_file(job.kernel, result)
 
 
 def _report_file(kernel, result) -> None:
@@ -233,6 +280,10 @@ def _report_file(kernel, result) -> None:
 def blur(
     sigma: Annotated[float, typer.Option(
         "--sigma", "-s", help="Standard deviation of the Gaussian, in pixels (> 0).")] = 1.0,
+    radius: Annotated[int | None, typer.Option(
+        "--radius", help="Half-width of the kernel in pixels (it is 2*radius+1 wide). "
+        "Default: round(4 * sigma), as scipy.ndimage.gaussian_filter.",
+        show_default=False)] = None,
 ):
     """Gaussian blur. The kernel reaches 4 sigma each way, as scipy.ndimage.gaussian_filter.
 
@@ -240,7 +291,7 @@ def blur(
     """
     from convtool.kernels import gaussian_kernel
 
-    return gaussian_kernel(sigma)
+    return gaussian_kernel(sigma, radius)
 
 
 @filter_command
@@ -257,22 +308,208 @@ def mean(
     return mean_kernel(size)
 
 
+SPEC_HELP = (
+    "Kernel spec: a name such as gaussian:2, gaussian:3x1, mean:7x3, sobel-x, "
+    "laplacian:8, disk:3, motion:length=9,angle=30, log:2 (list: convtool kernels); "
+    "an inline matrix '1 2 1; 2 4 2; 1 2 1' (rows split by ';'); or a file "
+    "(@path or a path: text, CSV, .npy, libvips .mat). Sizes are WIDTHxHEIGHT, as "
+    "image sizes (the Python API takes (height, width), as numpy)."
+)
+
+
 @filter_command
 def convolve(
     kernel: Annotated[str, typer.Option(
-        "--kernel", "-k", help="Kernel file: rows of numbers on lines (spaces or commas), "
-                               "or a .npy array.", show_default=False)],
-    normalize: Annotated[bool, typer.Option(
-        "--normalize", help="Divide the kernel by the sum of its values.")] = False,
+        "--kernel", "-k", help=SPEC_HELP, show_default=False)],
 ):
-    """Convolve with a kernel read from a file (true convolution: the kernel is flipped).
+    """Convolve with any kernel (true convolution: the kernel is flipped; see --correlate).
 
-    Example: convtool convolve photo.png out.png --kernel sharpen.txt
+    The weights are used as given (--normalize none) unless you ask otherwise.
+
+    Example: convtool convolve photo.png out.png --kernel "1 2 1; 2 4 2; 1 2 1" --normalize auto
     """
-    from convtool.kernels import load_kernel
+    from convtool.kernels import parse_kernel
 
-    k = load_kernel(kernel)
-    return k.normalized() if normalize else k
+    return parse_kernel(kernel)
+
+
+@filter_command
+def sharpen(
+    sigma: Annotated[float, typer.Option(
+        "--sigma", "-s", help="Standard deviation of the Gaussian blur that is subtracted, "
+                              "in pixels (> 0).")] = 1.0,
+    amount: Annotated[float, typer.Option(
+        "--amount", help="How much of the detail (original - blurred) to add (>= 0).")] = 1.0,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", help="Leave a value unchanged where |original - blurred| is below this, "
+                            "on the 0..1 scale, so flat areas and noise are not sharpened "
+                            "(per channel).")] = 0.0,
+):
+    """Unsharp mask: original + amount * (original - gaussian blur).
+
+    Example: convtool sharpen photo.png sharp.png --sigma 2 --amount 0.8 --threshold 0.02
+    """
+    from convtool.kernels import unsharp_kernel
+
+    if not threshold >= 0:
+        msg = f"--threshold must be a number >= 0, got {threshold}"
+        raise UsageError(msg)
+    return {"kernel": unsharp_kernel(sigma, amount), "threshold": amount * threshold}
+
+
+EDGE_OPERATORS = ("sobel", "scharr", "prewitt", "laplacian", "log")
+
+
+@filter_command
+def edges(
+    operator: Annotated[str, typer.Option(
+        "--operator", help="sobel (default), scharr or prewitt: gradient magnitude "
+        "hypot(x, y); laplacian (4-neighbour) or log (Laplacian of Gaussian, see --sigma): "
+        "its absolute value.")] = "sobel",
+    sigma: Annotated[float, typer.Option(
+        "--sigma", "-s", help="Sigma of the log operator, in pixels (> 0).")] = 1.0,
+    stretch: Annotated[bool, typer.Option(
+        "--stretch/--no-stretch", help="--stretch (default): divide by the image's largest "
+        "response, so the strongest edge is white. --no-stretch: divide by the largest "
+        "response the operator can give on any image (4*sqrt(2) for Sobel, 4 for the "
+        "Laplacian): never clips and is comparable between images, but darker.")] = True,
+):
+    """Edge strength, written as a viewable image (black: flat, white: strongest edge).
+
+    The response is computed per channel on the 0..1 scale; see --stretch for how
+    it is brought to the output range, and --scale to brighten faint edges.
+
+    Example: convtool edges photo.png edges.png --operator scharr
+    """
+    import math
+
+    from convtool import kernels
+
+    name = operator.strip().lower()
+    if name in ("laplacian", "log"):
+        k = kernels.laplacian_kernel(4) if name == "laplacian" else kernels.log_kernel(sigma)
+        bound = 1.0 if stretch else kernels.response_bound(k)
+        return {"kernel": k.scaled(1.0 / bound), "absolute": True, "stretch": stretch}
+    if name not in kernels.GRADIENT_SMOOTHING:
+        msg = f"unknown --operator {operator!r}: choose one of {', '.join(EDGE_OPERATORS)}"
+        raise UsageError(msg)
+    kx, ky = kernels.gradient_kernel(name, "x"), kernels.gradient_kernel(name, "y")
+    bound = 1.0
+    if not stretch:
+        bound = math.hypot(kernels.response_bound(kx), kernels.response_bound(ky))
+    return {"kernel": kx.scaled(1.0 / bound), "kernel_y": ky.scaled(1.0 / bound),
+            "stretch": stretch}
+
+
+# --------------------------------------------------------------------------
+# Looking at kernels: convtool kernels, convtool kernel show.
+# --------------------------------------------------------------------------
+
+kernel_app = typer.Typer(
+    help="Look at kernels: convtool kernel show SPEC.",
+    no_args_is_help=True,
+)
+app.add_typer(kernel_app, name="kernel")
+
+
+@app.command(name="kernels")
+@_handles_errors
+def list_kernels() -> None:
+    """List every named kernel and kernel spec form, with a one-line description.
+
+    Example: convtool kernels
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from convtool.kernels import NAMED_KERNELS, SPEC_FORMS
+
+    table = Table(title="Kernel specs (sizes are WIDTHxHEIGHT)")
+    table.add_column("spec", style="bold")
+    table.add_column("parameters")
+    table.add_column("description")
+    for entry in NAMED_KERNELS.values():
+        params = ", ".join(p.name + ("" if p.required else "?") for p in entry.params)
+        table.add_row(entry.example.replace(", ", "\n"), params or "-", entry.description)
+    for form, description in SPEC_FORMS:
+        table.add_row(form, "-", description)
+    Console().print(table)
+
+
+@kernel_app.command(name="show")
+@_handles_errors
+def show_kernel(
+    spec: Annotated[str, typer.Argument(help=SPEC_HELP, show_default=False)],
+    size: Annotated[str, typer.Option(
+        "--size", help="Image size WIDTHxHEIGHT for which to report the method that "
+                       "--method auto would choose (assuming 3 channels).")] = "1024x1024",
+    normalize: Annotated[str, typer.Option(
+        "--normalize", help="As for the filtering commands: auto, sum or none.")] = "none",
+    correlate: Annotated[bool, typer.Option(
+        "--correlate", help="Show the kernel as it is convolved for --correlate.")] = False,
+):
+    """Show a kernel's values, size, sum, separability and the method auto would choose.
+
+    Example: convtool kernel show gaussian:1.5 --size 4000x3000
+    """
+    from rich.console import Console
+
+    from convtool import engine
+    from convtool.kernels import adjust_kernel, parse_kernel, parse_size
+
+    kernel = adjust_kernel(parse_kernel(spec), normalize=normalize, correlate=correlate)
+    height, width = parse_size(size)
+    console = Console()
+    console.print(_kernel_renderable(kernel.array))
+    kh, kw = (1, *kernel.shape) if len(kernel.shape) == 1 else kernel.shape
+    console.print(f"name: {kernel.name}")
+    console.print(f"size: {kw}x{kh} (width x height), {kernel.array.size} values")
+    zero = " (zero-sum: --normalize auto leaves it alone)" if kernel.zero_sum else ""
+    console.print(f"sum: {kernel.sum:.6g}{zero}")
+    if kernel.offset:
+        console.print(f"offset: {kernel.offset:.6g} (added to every output value, 0..1 scale)")
+    if kernel.separable:
+        column, row = kernel.factors
+        console.print("separable: yes, column x row")
+        console.print(f"  column: [{' '.join(f'{v:.4g}' for v in column)}]")
+        console.print(f"  row:    [{' '.join(f'{v:.4g}' for v in row)}]")
+    else:
+        console.print("separable: no")
+    method = engine.choose_method((height, width, 3), kernel.array)
+    console.print(f"method for a {width}x{height} RGB image: {method}")
+
+
+_TABLE_LIMIT = 11  # kernels up to 11x11 are printed as numbers
+_BLOCK_WIDTH = 48  # larger ones as a shaded block at most this many cells wide
+
+
+def _kernel_renderable(array):
+    """A Rich table of the values, or a shaded block (white positive, red negative)."""
+    import numpy as np
+    from rich.table import Table
+    from rich.text import Text
+
+    a = np.atleast_2d(array)
+    if max(a.shape) <= _TABLE_LIMIT:
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for _ in range(a.shape[1]):
+            table.add_column(justify="right")
+        for row in a:
+            table.add_row(*(f"{v:.4g}" for v in row))
+        return table
+    step = -(-max(a.shape) // _BLOCK_WIDTH)
+    shown = a[::step, ::step]
+    peak = float(np.abs(a).max()) or 1.0
+    text = Text()
+    for row in shown:
+        for v in row:
+            level = round(255 * min(abs(float(v)) / peak, 1.0))
+            colour = f"rgb({level},{level},{level})" if v >= 0 else f"rgb({level},0,0)"
+            text.append("  ", style=f"on {colour}")
+        text.append("\n")
+    note = f" (every {step}th value)" if step > 1 else ""
+    text.append(f"shaded: white = largest positive, red = negative{note}")
+    return text
 
 
 def main() -> None:
