@@ -460,6 +460,11 @@ def show_kernel(
     kernel = adjust_kernel(parse_kernel(spec), normalize=normalize, correlate=correlate)
     height, width = parse_size(size)
     console = Console()
+    # A value table is never cut with an ellipsis: widen the console to fit it.
+    cells = [f"{v:.4g}" for v in kernel.array.ravel()]
+    needed = (max(map(len, cells)) + 1) * (kernel.shape[-1] if kernel.array.ndim else 1) + 2
+    if needed > console.width and max(kernel.shape) <= _TABLE_LIMIT:
+        console = Console(width=needed)
     console.print(_kernel_renderable(kernel.array))
     kh, kw = (1, *kernel.shape) if len(kernel.shape) == 1 else kernel.shape
     console.print(f"name: {kernel.name}")
