@@ -462,7 +462,7 @@ def show_kernel(
     console = Console()
     # A value table is never cut with an ellipsis: widen the console to fit it.
     cells = [f"{v:.4g}" for v in kernel.array.ravel()]
-    needed = (max(map(len, cells)) + 1) * (kernel.shape[-1] if kernel.array.ndim else 1) + 2
+    needed = (max(map(len, cells)) + 2) * (kernel.shape[-1] if kernel.array.ndim else 1) + 2
     if needed > console.width and max(kernel.shape) <= _TABLE_LIMIT:
         console = Console(width=needed)
     console.print(_kernel_renderable(kernel.array))
