@@ -631,6 +631,10 @@ def _run_pool(job, items, size, format, record) -> None:
                 if worker.process.is_alive():
                     worker.stop("kill")
                     worker.process.join()
+            for worker in workers:  # results sent just before the stop still count
+                with contextlib.suppress(EOFError, OSError):
+                    if worker.task is not None and worker.conn.poll():
+                        record(worker.task, worker.conn.recv())
         raise
     finally:
         for worker in workers:
