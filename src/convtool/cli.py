@@ -296,9 +296,6 @@ def _run_batch(job, paths: list[str], options: dict) -> None:
     if jobs is not None and jobs < 1:
         msg = f"--jobs must be a whole number >= 1, got {jobs}"
         raise UsageError(msg)
-    if not paths:
-        msg = "no inputs: give files, folders or glob patterns before --out-dir"
-        raise UsageError(msg)
     plan = batch.plan_batch(
         paths, options["out_dir"], recursive=options["recursive"],
         include=options["include"] or (), exclude=options["exclude"] or (),
