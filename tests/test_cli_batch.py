@@ -203,3 +203,27 @@ def test_single_file_default_overwrites_and_skip_existing_keeps(samples, tmp_pat
     assert run("blur", samples / "camera.png", out).exit_code == 0
     assert out.read_bytes() != b"old"
     assert os.path.getsize(out) > 1000
+
+
+def test_leftover_temp_files_are_left_alone_and_mentioned(photos, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    leftover = out / ".convtool-abc123.tmp"
+    leftover.write_bytes(b"half")
+    result = run("mean", photos["sub"], "--out-dir", out)
+    assert result.exit_code == 0
+    assert "temporary file(s) from an earlier run" in result.stderr
+    assert leftover.read_bytes() == b"half"
+
+
+def test_progress_bar_on_a_terminal(monkeypatch, capsys):
+    from convtool import cli
+    from convtool.batch import FileResult
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with cli._progress(2, {"quiet": False}) as on_result:
+        for name in ("a", "b"):
+            on_result(FileResult(name, name, (1, 1, 1), "direct", 0.1))
+    captured = capsys.readouterr()
+    assert "2/2" in captured.err
+    assert captured.out == ""
