@@ -465,9 +465,13 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | N
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        for stale in _temp_files(folders) - temps_before:
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+        # write_image removes its temporary file on any error it sees; one can only
+        # be left by a worker that died or was stopped, so sweep only then (a
+        # concurrent run's temporary files are not touched by a clean run).
+        if interrupted or any(r is None or r.status == "failed" for r in results):
+            for stale in _temp_files(folders) - temps_before:
+                with contextlib.suppress(OSError):
+                    os.unlink(stale)
     final = [r if r is not None else
              FileResult(s, t, (), "", 0.0, "interrupted", "not done: the run was interrupted")
              for r, (s, t) in zip(results, items, strict=True)]
@@ -532,9 +536,14 @@ class _Worker:
             self.process.start()
         child.close()
 
-    def give(self, index, item):
+    def give(self, index, item) -> bool:
+        """Hand over a file; False if the worker is gone (it died while idle)."""
+        try:
+            self.conn.send(item)
+        except (OSError, ValueError):
+            return False
         self.task = index
-        self.conn.send(item)
+        return True
 
     def stop(self, how: str) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -579,12 +588,26 @@ def _run_pool(job, items, size, format, record) -> None:
     ctx = multiprocessing.get_context("spawn")
     pending = iter(enumerate(items))
     workers: list[_Worker] = []
+
+    def retire(worker: _Worker) -> None:
+        worker.process.join()
+        worker.conn.close()
+        workers.remove(worker)
+
+    def hand_next(worker: _Worker) -> None:
+        """Give ``worker`` the next file; replace it first if it has died meanwhile."""
+        nxt = next(pending, None)
+        while nxt is not None:
+            if worker.give(*nxt):
+                return
+            retire(worker)
+            worker = _Worker(ctx, job, format)
+            workers.append(worker)
+
     try:
         workers = [_Worker(ctx, job, format) for _ in range(size)]
-        for worker in workers:
-            nxt = next(pending, None)
-            if nxt is not None:
-                worker.give(*nxt)
+        for worker in list(workers):
+            hand_next(worker)
         while any(w.task is not None for w in workers):
             busy = [w for w in workers if w.task is not None]
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
@@ -595,27 +618,21 @@ def _run_pool(job, items, size, format, record) -> None:
                     result = worker.conn.recv() if worker.conn.poll() else None
                 except (EOFError, OSError):
                     result = None
-                index = worker.task
-                if result is None:
-                    if worker.process.is_alive():
-                        continue
-                    worker.process.join()
-                    source, target = items[index]
-                    record(index, FileResult(source, target, (), "", 0.0, "failed",
-                                             f"{source}: {_death_reason(worker.process)}"))
-                    worker.task = None
-                    workers.remove(worker)
-                    nxt = next(pending, None)
-                    if nxt is not None:
-                        worker = _Worker(ctx, job, format)
-                        workers.append(worker)
-                        worker.give(*nxt)
+                index, worker.task = worker.task, None
+                if result is not None:
+                    record(index, result)
+                    hand_next(worker)
                     continue
-                record(index, result)
-                worker.task = None
-                nxt = next(pending, None)
-                if nxt is not None:
-                    worker.give(*nxt)
+                if worker.process.is_alive():  # woken without a result: keep waiting
+                    worker.task = index
+                    continue
+                retire(worker)
+                source, target = items[index]
+                record(index, FileResult(source, target, (), "", 0.0, "failed",
+                                         f"{source}: {_death_reason(worker.process)}"))
+                worker = _Worker(ctx, job, format)
+                workers.append(worker)
+                hand_next(worker)
         for worker in workers:
             worker.stop("close")
         for worker in workers:
