@@ -174,8 +174,8 @@ BATCH_OPTIONS = [
                          "outputs get its extension.", rich_help_panel=BATCH,
         show_default=False)], None),
     ("jobs", Annotated[int | None, typer.Option(
-        "--jobs", "-j", help="Worker processes for several files [default: the number of "
-                             "cores]. 1 filters in the main process.", rich_help_panel=BATCH,
+        "--jobs", "-j", help="Worker processes for several files (default: the number of "
+                             "cores); 1 filters in the main process.", rich_help_panel=BATCH,
         show_default=False)], None),
     ("skip_existing", Annotated[bool, typer.Option(
         "--skip-existing", help="Leave outputs that already exist alone (resume an "
