@@ -12,6 +12,7 @@ commands share (:data:`COMMON_OPTIONS`), and :func:`_run_filter` runs it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import sys
@@ -80,6 +81,8 @@ def _handles_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except typer.Exit:  # a command's own exit code (batch: 1 if any file failed)
+            raise
         except ConvtoolError as e:
             raise _fail(str(e), e.exit_code) from None
         except KeyboardInterrupt:
@@ -177,7 +180,49 @@ KERNEL_OPTIONS = [
 IMAGE_OPTIONS: list = []
 
 # Several inputs, folders, workers, progress (--out-dir, --jobs, ...): issue 5.
-BATCH_OPTIONS: list = []
+BATCH = "Batch"
+BATCH_OPTIONS = [
+    ("out_dir", Annotated[str | None, typer.Option(
+        "--out-dir", help="Folder for the outputs: every path is then an input (file, folder "
+                          "or glob pattern) and each output keeps its input's name. Created "
+                          "if missing.", rich_help_panel=BATCH, show_default=False)], None),
+    ("recursive", Annotated[bool, typer.Option(
+        "--recursive", "-r", help="Also take the images in sub-folders, and keep the "
+                                  "sub-folders in --out-dir.", rich_help_panel=BATCH)], False),
+    ("include", Annotated[list[str] | None, typer.Option(
+        "--include", help="Only take files whose name or relative path matches this glob "
+                          "pattern, e.g. '*.jpg' (repeatable).", rich_help_panel=BATCH,
+        show_default=False)], None),
+    ("exclude", Annotated[list[str] | None, typer.Option(
+        "--exclude", help="Leave out files whose name or relative path matches this glob "
+                          "pattern (repeatable).", rich_help_panel=BATCH,
+        show_default=False)], None),
+    ("suffix", Annotated[str, typer.Option(
+        "--suffix", help="Add this to each output's name before the extension, "
+                         "e.g. _blur.", rich_help_panel=BATCH)], ""),
+    ("format", Annotated[str | None, typer.Option(
+        "--format", help="Output format (png, jpg, tif, webp, ...); with --out-dir the "
+                         "outputs get its extension.", rich_help_panel=BATCH,
+        show_default=False)], None),
+    ("jobs", Annotated[int | None, typer.Option(
+        "--jobs", "-j", help="Worker processes for several files (default: the number of "
+                             "cores); 1 filters in the main process.", rich_help_panel=BATCH,
+        show_default=False)], None),
+    ("skip_existing", Annotated[bool, typer.Option(
+        "--skip-existing", help="Leave outputs that already exist alone (resume an "
+                                "interrupted run). Default: overwrite, like cp.",
+        rich_help_panel=BATCH)], False),
+    ("dry_run", Annotated[bool, typer.Option(
+        "--dry-run", help="Print what would be written (INPUT -> OUTPUT) on stdout, and "
+                          "do nothing.", rich_help_panel=BATCH)], False),
+    ("quiet", Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress and no summary: print only failures.",
+        rich_help_panel=BATCH)], False),
+    ("json_report", Annotated[bool, typer.Option(
+        "--json", help="Write a JSON report to stdout: a summary and one record per file "
+                       "(input, output, status, error, seconds).", rich_help_panel=BATCH)],
+     False),
+]
 
 REPORT_OPTIONS = [
     ("verbose", Annotated[bool, typer.Option(
@@ -189,8 +234,9 @@ COMMON_OPTIONS = ENGINE_OPTIONS + KERNEL_OPTIONS + IMAGE_OPTIONS + BATCH_OPTIONS
 
 PathsArg = Annotated[list[str], typer.Argument(
     help="INPUT OUTPUT: the image to read and the file to write; the output's extension "
-         "(.png, .jpg, .tif, .webp, ...) sets its format.",
-    show_default=False, metavar="INPUT OUTPUT")]
+         "(.png, .jpg, .tif, .webp, ...) sets its format. With --out-dir: any number of "
+         "input files, folders and glob patterns.",
+    show_default=False, metavar="INPUT OUTPUT | INPUTS... --out-dir DIR")]
 
 
 def filter_command(make_kernel):
@@ -224,10 +270,23 @@ def filter_command(make_kernel):
     return make_kernel
 
 
+_OUT_DIR_HINT = "to filter several files or a folder, add --out-dir DIR"
+_BATCH_ONLY = {"recursive": "--recursive", "include": "--include", "exclude": "--exclude",
+               "suffix": "--suffix", "json_report": "--json"}
+
+
 def _split_paths(paths: list[str]) -> tuple[str, str]:
+    import os
+
     if len(paths) != 2:
-        msg = f"expected INPUT and OUTPUT, got {len(paths)} path(s): {' '.join(paths) or '(none)'}"
+        msg = (f"expected INPUT and OUTPUT, got {len(paths)} path(s): "
+               f"{' '.join(paths) or '(none)'}; {_OUT_DIR_HINT}")
         raise UsageError(msg)
+    if os.path.isdir(paths[0]):
+        from convtool.errors import ImageReadError
+
+        msg = f"{paths[0]}: is a folder, not an image file; {_OUT_DIR_HINT}"
+        raise ImageReadError(msg)
     return paths[0], paths[1]
 
 
@@ -256,10 +315,169 @@ def _run_filter(kernel, paths: list[str], options: dict) -> None:
 
     job = FilterJob(**_kernel_fields(kernel, options), mode=options["mode"],
                     cval=options["cval"], method=options["method"])
+    if options["out_dir"] is not None:
+        _run_batch(job, paths, options)
+        return
+    for name, flag in _BATCH_ONLY.items():
+        if options[name]:
+            msg = f"{flag} only applies with --out-dir"
+            raise UsageError(msg)
     source, target = _split_paths(paths)
-    result = process_file(job, source, target)
+    if options["dry_run"]:
+        typer.echo(f"{source} -> {target}")
+        return
+    if options["skip_existing"]:
+        import os
+
+        if os.path.exists(target):
+            if options["verbose"]:
+                typer.echo(f"convtool: {target}: exists, skipped", err=True)
+            return
+    result = process_file(job, source, target, format=options["format"])
     if options["verbose"]:
         _report_file(job.kernel, result)
+
+
+def _run_batch(job, paths: list[str], options: dict) -> None:
+    """Filter many files into --out-dir: plan, refuse clashes, run, report."""
+    from convtool import batch
+
+    jobs = options["jobs"]
+    if jobs is not None and jobs < 1:
+        msg = f"--jobs must be a whole number >= 1, got {jobs}"
+        raise UsageError(msg)
+    plan = batch.plan_batch(
+        paths, options["out_dir"], recursive=options["recursive"],
+        include=options["include"] or (), exclude=options["exclude"] or (),
+        suffix=options["suffix"], format=options["format"],
+        skip_existing=options["skip_existing"])
+    if options["dry_run"]:
+        _print_plan(plan, options)
+        return
+    stale = batch.stale_temp_files(options["out_dir"]) if _isdir(options["out_dir"]) else []
+    with _progress(len(plan.items), options) as on_result:
+        report = batch.run_batch(job, plan.items, jobs=jobs, format=options["format"],
+                                 on_result=on_result, skipped=plan.skipped)
+    _print_summary(report, options, stale)
+    if report.interrupted:
+        raise typer.Exit(130)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _isdir(path) -> bool:
+    import os
+
+    return os.path.isdir(path)
+
+
+def _record(result) -> dict:
+    return {"input": result.source, "output": result.target or None, "status": result.status,
+            "error": result.error, "seconds": round(result.seconds, 6)}
+
+
+def _print_plan(plan, options) -> None:
+    if options["json_report"]:
+        import json
+
+        files = [_record(r) for r in plan.skipped]
+        files += [{"input": s, "output": t, "status": "planned", "error": None, "seconds": 0.0}
+                  for s, t in plan.items]
+        summary = {"planned": len(plan.items), "skipped": len(plan.skipped)}
+        typer.echo(json.dumps({"summary": summary, "files": files}, indent=2))
+        return
+    for r in plan.skipped:
+        typer.echo(f"{r.source}: skipped: {r.error}")
+    for source, target in plan.items:
+        typer.echo(f"{source} -> {target}")
+    if not options["quiet"]:
+        typer.echo(f"convtool: dry run: {len(plan.items)} file(s) to filter, "
+                   f"{len(plan.skipped)} skipped", err=True)
+
+
+def _failure_line(result) -> str:
+    error = result.error or "failed"
+    if result.source not in error:
+        error = f"{result.source}: {error}"
+    return f"convtool: error: {error}"
+
+
+class _PlainProgress:
+    """One line per file on stderr, for logs and pipes."""
+
+    def __init__(self, total: int):
+        self.total, self.count = total, 0
+
+    def __call__(self, result) -> None:
+        self.count += 1
+        where = f"[{self.count}/{self.total}]"
+        if result.status == "done":
+            line = f"{where} {result.source} -> {result.target} ({result.seconds:.2f} s)"
+        else:
+            line = f"{where} {result.status}: {result.error}"
+        typer.echo(f"convtool: {line}", err=True)
+
+
+def _progress(total: int, options):
+    """A context giving the on_result callback: a Rich bar, plain lines, or nothing."""
+    if options["quiet"]:
+        return contextlib.nullcontext(None)
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(_PlainProgress(total))
+    return _rich_progress(total)
+
+
+@contextlib.contextmanager
+def _rich_progress(total: int):
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task("filtering", total=total, rate="")
+
+        def on_result(result) -> None:
+            progress.advance(task)
+            speed = progress.tasks[0].speed
+            progress.update(task, rate=f"{speed:.1f} files/s" if speed else "")
+
+        yield on_result
+
+
+def _print_summary(report, options, stale) -> None:
+    import os
+
+    for result in report.failed:
+        typer.echo(_failure_line(result), err=True)
+    if options["json_report"]:
+        import json
+
+        summary = {s: report.count(s) for s in ("done", "skipped", "failed", "interrupted")}
+        summary["seconds"] = round(report.seconds, 3)
+        files = [_record(r) for r in report.results]
+        typer.echo(json.dumps({"summary": summary, "files": files}, indent=2))
+    if report.interrupted:
+        typer.echo(f"convtool: interrupted: {report.count('interrupted')} file(s) not done; "
+                   "run again with --skip-existing to finish", err=True)
+    if options["quiet"]:
+        return
+    done = report.count("done")
+    rate = f", {done / report.seconds:.1f} files/s" if done and report.seconds > 0 else ""
+    typer.echo(f"convtool: {done} done, {report.count('skipped')} skipped, "
+               f"{len(report.failed)} failed in {report.seconds:.1f} s{rate}", err=True)
+    if stale:
+        typer.echo(f"convtool: note: {len(stale)} temporary file(s) from an earlier run that was "
+                   f"killed are in {options['out_dir']} ({os.path.basename(stale[0])}, ...); "
+                   "they are safe to delete", err=True)
 
 
 def _report_file(kernel, result) -> None:
