@@ -65,6 +65,11 @@ def _open(path) -> PILImage.Image:
             im = PILImage.open(name)
             try:
                 im.load()
+                if im.format == "PNG":
+                    # Pillow does not check the CRC of the pixel data (IDAT)
+                    # while decoding; libpng does. A damaged file is refused.
+                    with PILImage.open(name) as check:
+                        check.verify()
             except BaseException:
                 im.close()
                 raise
