@@ -25,6 +25,11 @@ For exit code 0 the only change allowed is a new, whole ``{out}`` image of the
 input's size. To add a case, add one line to ``CASES`` (and a setup fixture
 if none of the existing ones builds the files it needs).
 
+The fuzz tests at the end feed random bytes and mutated (bit-flipped,
+truncated, spliced) small PNG and JPEG files to ``blur`` and check the same
+promises: exit 0 with a whole image, or exit 1 with one error line and nothing
+written. ``CONVTOOL_FUZZ_EXAMPLES=2000`` runs more examples than the default.
+
 Cases that need a feature not yet on ``main`` are in :data:`PENDING_CASES`,
 which no test reads; move a line into ``CASES`` once its feature is merged.
 """
@@ -36,16 +41,20 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -178,14 +187,6 @@ def _small_rgb() -> Image.Image:
     return Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), "RGB")
 
 
-def _png_bytes(image: Image.Image) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _chunks(data: bytes):
     """(type, offset, length) of each chunk of a PNG file."""
     pos = 8
@@ -242,8 +243,6 @@ def truncated_png_existing_output(truncated_png):
 
 @pytest.fixture
 def truncated_jpeg(work):
-    import io
-
     buf = io.BytesIO()
     _small_rgb().resize((64, 48)).save(buf, format="JPEG")
     data = buf.getvalue()
@@ -577,3 +576,104 @@ def test_kernel_text_file_too_large_is_refused_while_reading(work, monkeypatch):
     path.write_text("1 1 1 1 1\n" * 5 + "oops\n" * 3)
     with pytest.raises(kernels.KernelError, match=r"line 5: the kernel is too large, 5 rows"):
         kernels.load_kernel(path)
+
+
+# --------------------------------------------------------------------------
+# Fuzz: random bytes and mutated PNG/JPEG files through the CLI.
+# --------------------------------------------------------------------------
+
+FUZZ_EXAMPLES = int(os.environ.get("CONVTOOL_FUZZ_EXAMPLES", "60"))
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+
+
+def _seed_files() -> dict[str, bytes]:
+    """Small valid files to mutate: PNG (RGB, RGBA, L, palette) and JPEG."""
+    seeds = {}
+    for name, mode in (("chelsea.png", "RGB"), ("horse.png", "RGBA"), ("camera.png", "L")):
+        with Image.open(SAMPLES / name) as im:
+            small = im.convert(mode).resize((24, 16))
+        buf = io.BytesIO()
+        small.save(buf, format="PNG")
+        seeds[f"{mode}.png"] = buf.getvalue()
+        if mode != "RGBA":
+            buf = io.BytesIO()
+            small.save(buf, format="JPEG", quality=80)
+            seeds[f"{mode}.jpg"] = buf.getvalue()
+    buf = io.BytesIO()
+    small.convert("P").save(buf, format="PNG")
+    seeds["P.png"] = buf.getvalue()
+    return seeds
+
+
+SEEDS = _seed_files()
+
+
+@st.composite
+def mutated_files(draw):
+    name = draw(st.sampled_from(sorted(SEEDS)))
+    data = bytearray(SEEDS[name])
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "flip", "overwrite", "truncate", "delete", "insert"]))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[pos] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "overwrite":
+            chunk = draw(st.binary(min_size=1, max_size=8))
+            data[pos:pos + len(chunk)] = chunk
+        elif kind == "truncate":
+            del data[pos:]
+        elif kind == "delete":
+            del data[pos:pos + draw(st.integers(1, 16))]
+        else:
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+    return name[-4:], bytes(data)
+
+
+random_files = st.tuples(
+    st.sampled_from([".png", ".jpg"]),
+    st.one_of(st.binary(max_size=200),
+              st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b),
+              st.binary(max_size=200).map(lambda b: b"\xff\xd8\xff\xe0" + b)))
+
+FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check_cli_on(suffix: str, data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / f"input{suffix}"
+        source.write_bytes(data)
+        out = Path(folder) / "out.png"
+        result = CliRunner().invoke(app, ["blur", str(source), str(out), "--sigma", "1"])
+        assert "Traceback" not in result.output
+        assert "internal error" not in result.stderr, result.stderr
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.exit_code in (0, 1), result.stderr
+        assert source.read_bytes() == data
+        leftovers = sorted(p.name for p in Path(folder).iterdir())
+        if result.exit_code == 0:
+            assert result.stderr == ""
+            assert leftovers == ["input" + suffix, "out.png"]
+            with Image.open(out) as im:
+                im.load()
+        else:
+            assert leftovers == ["input" + suffix]
+            lines = result.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("convtool: error: "), result.stderr
+
+
+def test_fuzz_seeds_are_valid():
+    for name, data in SEEDS.items():
+        _check_cli_on(name[-4:], data)
+
+
+@FUZZ
+@given(mutated_files())
+def test_fuzz_mutated_images(case):
+    _check_cli_on(*case)
+
+
+@FUZZ
+@given(random_files)
+def test_fuzz_random_bytes(case):
+    _check_cli_on(*case)
