@@ -58,9 +58,11 @@ def _open(path) -> PILImage.Image:
         msg = f"{name}: is a folder, not an image file"
         raise ImageReadError(msg)
     try:
-        # Between Pillow's pixel limit and twice that, Pillow only warns, on
-        # stderr, and then decodes anyway: treat the warning as the refusal.
+        # Pillow reports some damage only as a warning on stderr and goes on
+        # (a truncated TIFF strip, a tag past the end of the file, a size
+        # between its pixel limit and twice that): refuse such files instead.
         with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
             im = PILImage.open(name)
             try:
@@ -85,7 +87,7 @@ def _open(path) -> PILImage.Image:
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as e:
         msg = f"{name}: refused as a possible decompression bomb ({e})"
         raise ImageReadError(msg) from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, UserWarning) as e:
         msg = f"{name}: cannot decode image ({e})"
         raise ImageReadError(msg) from None
     return im
