@@ -9,6 +9,11 @@ a hidden ``.convtool-*.tmp`` in the output's folder.
 
 The assertions hold for every moment, so the random delays only spread the
 kills; no assertion depends on timing.
+
+Pending (batch runs, issue 5): Ctrl-C during a batch run exits 130 after
+printing the summary of the files done, with every finished output whole and
+no temporary file left. Write it here once ``--out-dir`` is on main, like
+:func:`test_sigint_while_writing_exits_130_and_cleans_up`.
 """
 
 import os
