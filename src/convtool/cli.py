@@ -128,6 +128,7 @@ MODE_HELP = (
     "constant 'k k k | a b c d | k k k' with k = --cval."
 )
 
+
 def _check_cval(value: float) -> float:
     # Images are filtered on the 0..1 scale, so a cval outside it is almost
     # always a mistake (255 meant as white): refuse it rather than guess.

@@ -224,7 +224,8 @@ def write_image(image: Image, path, *, format: str | None = None) -> None:
     try:
         # mkstemp makes the file private (0600); give the output the
         # permissions a plain write would have, or keep the replaced file's.
-        os.fchmod(fd, mode)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             pil.save(f, format=fmt, **image.info)
             f.flush()
