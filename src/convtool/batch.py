@@ -199,6 +199,18 @@ class FileResult:
     error: str | None = None
 
 
+def _check_not_input(source: str, target: str) -> None:
+    if source == "-" or target == "-":  # standard input/output are never the same file
+        return
+    same = os.path.realpath(source) == os.path.realpath(target)
+    if not same and os.path.exists(source) and os.path.exists(target):
+        same = os.path.samefile(source, target)  # hard links, bind mounts
+    if same:
+        msg = (f"{target}: the output is the input file; convtool never overwrites "
+               "its input (choose another output name)")
+        raise UsageError(msg)
+
+
 def process_file(job: FilterJob, source, target, *, format: str | None = None) -> FileResult:
     """Read ``source``, filter it with ``job``, write ``target`` atomically."""
     start = time.perf_counter()
@@ -207,6 +219,8 @@ def process_file(job: FilterJob, source, target, *, format: str | None = None) -
         msg = "input and output paths must not be empty"
         raise UsageError(msg)
     imaging.output_format(target, format)  # a bad extension fails before any work
+    _check_not_input(source, target)
+    imaging.check_target(target)
     image = imaging.read_image(source)
     method = job.method_for(image.pixels.shape)
     imaging.write_image(apply_job(job, image), target, format=format)

@@ -134,12 +134,25 @@ MODE_HELP = (
     "constant 'k k k | a b c d | k k k' with k = --cval."
 )
 
+
+def _check_cval(value: float) -> float:
+    # Images are filtered on the 0..1 scale, so a cval outside it is almost
+    # always a mistake (255 meant as white): refuse it rather than guess.
+    # The library's convolve() accepts any finite cval.
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        msg = (f"{value} is not between 0 and 1: cval is on the 0..1 scale "
+               "(0 is black, 1 is white, whatever the bit depth)")
+        raise typer.BadParameter(msg)
+    return value
+
+
 ENGINE_OPTIONS = [
     ("mode", Annotated[str, typer.Option("--mode", help=MODE_HELP, rich_help_panel=ENGINE)],
      "reflect"),
     ("cval", Annotated[float, typer.Option(
         "--cval", help="Value outside the image for --mode constant, on the 0..1 scale "
-                       "(0 is black, 1 is white).", rich_help_panel=ENGINE)], 0.0),
+                       "(0 is black, 1 is white; values outside 0..1 are refused).",
+        callback=_check_cval, rich_help_panel=ENGINE)], 0.0),
     ("method", Annotated[str, typer.Option(
         "--method", help="auto (pick the faster by an estimate of cost), direct, or fft.",
         rich_help_panel=ENGINE)], "auto"),

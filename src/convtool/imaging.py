@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,8 +58,23 @@ def _open(path) -> PILImage.Image:
         msg = f"{name}: is a folder, not an image file"
         raise ImageReadError(msg)
     try:
-        im = PILImage.open(name)
-        im.load()
+        # Pillow reports some damage only as a warning on stderr and goes on
+        # (a truncated TIFF strip, a tag past the end of the file, a size
+        # between its pixel limit and twice that): refuse such files instead.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            im = PILImage.open(name)
+            try:
+                im.load()
+                if im.format == "PNG":
+                    # Pillow does not check the CRC of the pixel data (IDAT)
+                    # while decoding; libpng does. A damaged file is refused.
+                    with PILImage.open(name) as check:
+                        check.verify()
+            except BaseException:
+                im.close()
+                raise
     except FileNotFoundError:
         msg = f"{name}: no such file"
         raise ImageReadError(msg) from None
@@ -67,10 +84,10 @@ def _open(path) -> PILImage.Image:
     except UnidentifiedImageError:
         msg = f"{name}: not an image file Pillow can read"
         raise ImageReadError(msg) from None
-    except PILImage.DecompressionBombError as e:
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as e:
         msg = f"{name}: refused as a possible decompression bomb ({e})"
         raise ImageReadError(msg) from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, UserWarning) as e:
         msg = f"{name}: cannot decode image ({e})"
         raise ImageReadError(msg) from None
     return im
@@ -138,13 +155,55 @@ def output_format(path, format: str | None = None) -> str:
     return formats[ext]
 
 
+def _default_file_mode() -> int:
+    # os.umask can only be read by setting it; do that once, at import, while
+    # no other thread can be creating files.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_DEFAULT_FILE_MODE = _default_file_mode()
+
+
+def check_target(path) -> int:
+    """Check that ``path`` may be written; return the permission bits it should get.
+
+    An existing output keeps its permission bits. One with no write permission
+    at all is refused, for every user including root: someone made it read-only
+    to keep it, so convtool does not replace it (unlike ``cp -f``).
+
+    Raises
+    ------
+    ImageWriteError
+        ``path`` is a folder or a read-only file.
+    """
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return _DEFAULT_FILE_MODE
+    except OSError as e:
+        msg = f"{path}: cannot write ({e.strerror})"
+        raise ImageWriteError(msg) from None
+    if stat.S_ISDIR(st.st_mode):
+        msg = f"{path}: is a folder, not an output file"
+        raise ImageWriteError(msg)
+    if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+        msg = (f"{path}: the existing output is read-only; convtool does not replace it "
+               "(make it writable or remove it first)")
+        raise ImageWriteError(msg)
+    return stat.S_IMODE(st.st_mode)
+
+
 def write_image(image: Image, path, *, format: str | None = None) -> None:
     """Write ``image`` to ``path`` atomically.
 
     The image is saved to a hidden temporary file in the target folder
     (``.convtool-*.tmp``) and renamed over ``path`` only when complete, so a
     failed or interrupted write never leaves a partial file or changes an
-    existing one.
+    existing one. The output gets the usual permissions for a new file, or
+    keeps those of the file it replaces; a read-only output is not replaced.
     """
     path = os.fspath(path)
     fmt = output_format(path, format)
@@ -153,6 +212,7 @@ def write_image(image: Image, path, *, format: str | None = None) -> None:
         msg = f"{path}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
         raise UsageError(msg)
     folder = os.path.dirname(os.path.abspath(path))
+    mode = check_target(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".convtool-", suffix=".tmp", dir=folder)
     except FileNotFoundError:
@@ -162,6 +222,10 @@ def write_image(image: Image, path, *, format: str | None = None) -> None:
         msg = f"{path}: cannot write in {folder} ({e.strerror})"
         raise ImageWriteError(msg) from None
     try:
+        # mkstemp makes the file private (0600); give the output the
+        # permissions a plain write would have, or keep the replaced file's.
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             pil.save(f, format=fmt, **image.info)
             f.flush()

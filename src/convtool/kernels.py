@@ -148,7 +148,10 @@ def gaussian_1d(sigma: float, radius: int | None = None) -> np.ndarray:
         msg = f"gaussian: radius must be a whole number >= 0, got {radius!r}"
         raise UsageError(msg)
     radius = int(radius)
-    _check_taps((2 * radius + 1,), "gaussian")
+    if 2 * radius + 1 > MAX_KERNEL_SIDE:  # refuse before np.arange allocates it
+        msg = (f"gaussian: sigma {sigma:g} (radius {radius}) needs a kernel "
+               f"{2 * radius + 1} values wide; at most {MAX_KERNEL_SIDE} are allowed")
+        raise UsageError(msg)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-0.5 * (x / sigma) ** 2)
     return w / w.sum()
@@ -227,6 +230,13 @@ def _parse_rows(lines, source: str, unit: str = "line") -> np.ndarray:
         if first_line is None:
             first_line = number
         rows.append(values)
+        # Refuse as soon as the kernel is too large, not after reading it all.
+        if (len(values) > MAX_KERNEL_SIDE or len(rows) > MAX_KERNEL_SIDE
+                or len(rows) * len(values) > MAX_KERNEL_TAPS):
+            msg = (f"{source}, line {number}: the kernel is too large, {len(rows)} rows of "
+                   f"{len(values)} values so far (at most {MAX_KERNEL_SIDE} per side and "
+                   f"{MAX_KERNEL_TAPS} values)")
+            raise KernelError(msg)
     if not rows:
         msg = f"{source}: no numbers found: a kernel file needs at least one row of numbers"
         raise KernelError(msg)
@@ -293,7 +303,20 @@ def load_kernel(path) -> Kernel:
         raise KernelError(msg)
     if path.lower().endswith(".npy"):
         try:
-            a = np.load(path, allow_pickle=False)
+            with open(path, "rb") as f:
+                # Read the header's shape first, to refuse a huge kernel before
+                # allocating it.
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, _ = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, _, _ = np.lib.format.read_array_header_2_0(f)
+                if len(shape) in (1, 2):
+                    _check_taps(shape, f"kernel file {path}")
+                f.seek(0)
+                a = np.load(f, allow_pickle=False)
+        except KernelError:
+            raise
         except (OSError, ValueError) as e:
             msg = f"kernel file {path}: not a readable .npy file ({e})"
             raise KernelError(msg) from None
@@ -307,9 +330,13 @@ def load_kernel(path) -> Kernel:
             a = a[np.newaxis, :]
         _check_taps(a.shape, path)
         return Kernel(a.astype(np.float64), name=name)
+    is_mat = path.lower().endswith(".mat")
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            if is_mat:  # a header line, then the rows: small by its own declaration
+                return _parse_mat(f.read(), path)
+            # Parsed line by line, so a huge file is refused early (see _parse_rows).
+            array = _parse_rows(enumerate(f, 1), f"kernel file {path}")
     except UnicodeDecodeError:
         msg = (f"kernel file {path}: not a text file of numbers (nor a .npy file; "
                ".mat files must be libvips text matrices, not MATLAB files)")
@@ -317,9 +344,7 @@ def load_kernel(path) -> Kernel:
     except OSError as e:
         msg = f"kernel file {path}: cannot read it ({e.strerror})"
         raise KernelError(msg) from None
-    if path.lower().endswith(".mat"):
-        return _parse_mat(text, path)
-    return Kernel(_parse_rows(enumerate(text.splitlines(), 1), f"kernel file {path}"), name=name)
+    return Kernel(array, name=name)
 
 
 # --------------------------------------------------------------------------

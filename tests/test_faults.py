@@ -1,0 +1,161 @@
+"""Faults: a killed or interrupted convtool never leaves a half-written output.
+
+``python -m convtool blur`` writes a large image over an existing output and is
+killed (SIGKILL) or interrupted (SIGINT) at different moments: before it reads,
+while it filters, and while it writes its temporary file. Whatever the moment,
+the output is either the old file, byte for byte, or the whole new one, byte for
+byte equal to an uninterrupted run's; the only other file a kill may leave is
+a hidden ``.convtool-*.tmp`` in the output's folder.
+
+The assertions hold for every moment, so the random delays only spread the
+kills; no assertion depends on timing.
+
+Pending (batch runs, issue 5): Ctrl-C during a batch run exits 130 after
+printing the summary of the files done, with every finished output whole and
+no temporary file left. Write it here once ``--out-dir`` is on main, like
+:func:`test_sigint_while_writing_exits_130_and_cleans_up`.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+BLUR = ["blur", "--sigma", "3", "--method", "direct"]
+
+
+def _start(source: Path, target: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "convtool", *BLUR, str(source), str(target)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".convtool-*"))
+
+
+def _wait_for_temp_file(proc: subprocess.Popen, folder: Path, min_size: int = 0) -> bool:
+    """Poll until the process has a temporary file of ``min_size`` bytes, or has exited."""
+    while proc.poll() is None:
+        temps = _temp_files(folder)
+        if temps and any(_size(t) >= min_size for t in temps):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A 2000x1500 PNG, the existing output's old bytes, and an uninterrupted run's output."""
+    folder = tmp_path_factory.mktemp("faults")
+    source = folder / "big.png"
+    with Image.open(SAMPLES / "chelsea.png") as im:
+        im.resize((2000, 1500), Image.Resampling.BICUBIC).save(source)
+    reference = folder / "reference.png"
+    start = time.monotonic()
+    proc = _start(source, reference)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return {"source": source, "old": source.read_bytes(), "new": reference.read_bytes(),
+            "seconds": time.monotonic() - start}
+
+
+def _check_after_fault(folder: Path, target: Path, big) -> None:
+    data = target.read_bytes()
+    assert data in (big["old"], big["new"]), "the output is neither the old file nor the new one"
+    for other in folder.iterdir():
+        if other == target:
+            continue
+        # A kill can leave the temporary file: hidden, convtool's, not an image name.
+        assert other.name.startswith(".convtool-") and other.name.endswith(".tmp"), other.name
+
+
+def _kill_at(big, tmp_path, when) -> int:
+    folder = tmp_path / f"out-{random.random():.6f}"
+    folder.mkdir()
+    target = folder / "out.png"
+    target.write_bytes(big["old"])
+    proc = _start(big["source"], target)
+    when(proc, folder)
+    proc.kill()
+    proc.communicate(timeout=60)
+    _check_after_fault(folder, target, big)
+    return proc.returncode
+
+
+def test_sigkill_at_random_moments_never_mixes_old_and_new(big, tmp_path):
+    rng = random.Random(20261121)
+    for _ in range(3):
+        delay = rng.uniform(0, big["seconds"])
+        _kill_at(big, tmp_path, lambda proc, folder, d=delay: time.sleep(d))
+
+
+def test_sigkill_while_writing_leaves_only_a_hidden_temp_file(big, tmp_path):
+    """Killed just after the temporary file appears, and once it holds data."""
+    for min_size in (0, 4096):
+        code = _kill_at(big, tmp_path,
+                        lambda proc, folder, n=min_size: _wait_for_temp_file(proc, folder, n))
+        assert code in (0, -signal.SIGKILL)  # 0: the run finished before the kill
+
+
+def test_sigint_while_writing_exits_130_and_cleans_up(big, tmp_path):
+    folder = tmp_path / "sigint"
+    folder.mkdir()
+    target = folder / "out.png"
+    target.write_bytes(big["old"])
+    proc = _start(big["source"], target)
+    writing = _wait_for_temp_file(proc, folder)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    if writing and proc.returncode == 130:
+        assert err == "convtool: error: interrupted\n"
+        assert target.read_bytes() == big["old"]
+    else:  # the run finished before the signal arrived
+        assert proc.returncode == 0, err
+        assert target.read_bytes() == big["new"]
+    assert _temp_files(folder) == []
+
+
+def test_sigint_before_writing_leaves_no_output(big, tmp_path):
+    """Interrupted while filtering (before any temporary file), nothing is written."""
+    folder = tmp_path / "early"
+    folder.mkdir()
+    target = folder / "out.png"
+    proc = _start(big["source"], target)
+    # Wait until the process is past its imports: it has opened the input.
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not _opened(proc, big["source"]):
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    if proc.returncode == 130:
+        assert err == "convtool: error: interrupted\n"
+        assert list(folder.iterdir()) == []
+    else:
+        assert proc.returncode == 0, err
+        assert target.read_bytes() == big["new"]
+        assert _temp_files(folder) == []
+
+
+def _opened(proc: subprocess.Popen, path: Path) -> bool:
+    fd_dir = Path(f"/proc/{proc.pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path) for fd in fd_dir.iterdir())
+    except (FileNotFoundError, PermissionError, ProcessLookupError):
+        return False
