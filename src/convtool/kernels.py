@@ -149,7 +149,7 @@ def gaussian_1d(sigma: float, radius: int | None = None) -> np.ndarray:
         raise UsageError(msg)
     radius = int(radius)
     if 2 * radius + 1 > MAX_KERNEL_SIDE:  # refuse before np.arange allocates it
-        msg = (f"gaussian: sigma {sigma:g} (radius {radius}) needs a kernel "
+        msg = (f"gaussian: sigma {sigma:g} is too large: radius {radius} needs a kernel "
                f"{2 * radius + 1} values wide; at most {MAX_KERNEL_SIDE} are allowed")
         raise UsageError(msg)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
