@@ -618,7 +618,7 @@ def _create_temp(folder: str, path: str) -> tuple[int, str]:
     for _ in range(100):
         tmp = os.path.join(folder, f".convtool-{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o666)
         except FileExistsError:
             continue
@@ -699,7 +699,7 @@ def write_image(image: Image, path, options: SaveOptions | None = None, *,
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = _create_temp(folder, path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:  # multi-page TIFF reads back what it wrote
             _encode(image, f, fmt, options, path)
             f.flush()
             os.fsync(f.fileno())
