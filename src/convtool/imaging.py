@@ -353,7 +353,7 @@ def srgb_to_linear(values) -> np.ndarray:
 
     Examples
     --------
-    >>> float(srgb_to_linear(np.float32(0.5)).round(4))
+    >>> round(float(srgb_to_linear(0.5)), 4)
     0.214
     """
     a = np.array(values, dtype=np.result_type(values, np.float32), ndmin=1)
@@ -523,20 +523,18 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
     height, width = pixels.shape[:2]
     if mode in _EIGHT_BIT:
         data = _scaled(pixels, 255.0, np.uint8)
-        pil = PILImage.frombytes(mode, (width, height), data.tobytes())
     elif mode == "I;16":
         data = _scaled(pixels, 65535.0, np.dtype("<u2"))
-        pil = PILImage.frombytes(mode, (width, height), data.tobytes())
     elif mode == "I":
         info = np.iinfo(np.int32)
         data = np.clip(np.rint(pixels), info.min, info.max).astype(np.int32)
-        pil = PILImage.frombytes(mode, (width, height), data.tobytes())
     elif mode == "F":
         data = np.ascontiguousarray(pixels, dtype=np.float32)
-        pil = PILImage.frombytes(mode, (width, height), data.tobytes())
     else:
         msg = f"cannot write image mode {mode!r}"
         raise UsageError(msg)
+    # frombuffer shares the array's memory where Pillow can, instead of a copy.
+    pil = PILImage.frombuffer(mode, (width, height), data, "raw", mode, 0, 1)
     if keep_palette and image.source_mode in ("P", "PA"):
         method = PILImage.Quantize.FASTOCTREE if pil.mode == "RGBA" else None
         pil = pil.quantize(colors=256, method=method, dither=PILImage.Dither.NONE)
