@@ -561,3 +561,24 @@ def test_read_from_file_object_and_encode_to_bytes(samples):
     with Image.open(io.BytesIO(encoded)) as im:
         assert im.mode == "RGBA"
         np.testing.assert_array_equal(np.asarray(im), array(samples / "horse.png"))
+
+
+def test_tiff_orientation_kept_without_rotating_pixels(tmp_path):
+    data = np.arange(10 * 30, dtype=np.uint8).reshape(10, 30)
+    source = tmp_path / "in.tif"
+    Image.frombytes("L", (30, 10), data.tobytes()).save(source, tiffinfo={0x0112: 6})
+    image = imaging.read_image(source)
+    assert image.format == "TIFF"
+    np.testing.assert_array_equal(image.pixels[:, :, 0], data / np.float32(255))
+    out = tmp_path / "out.tif"
+    imaging.write_image(image, out)
+    with Image.open(out) as im:
+        assert im.tag_v2[0x0112] == 6
+        assert im.tile[0].extents == (0, 0, 30, 10)
+    np.testing.assert_array_equal(imaging.read_image(out).pixels, image.pixels)
+
+
+def test_palette_image_remembers_its_format(tmp_path):
+    source = tmp_path / "p.gif"
+    Image.new("P", (4, 4), 3).save(source)
+    assert imaging.read_image(source).format == "GIF"

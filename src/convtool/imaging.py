@@ -82,6 +82,7 @@ _QUALITY_FORMATS = ("JPEG", "WEBP", "AVIF")
 _INFO_KEYS = ("icc_profile", "exif", "dpi", "xmp", "duration", "loop", "comment")
 # Baseline TIFF tags that are metadata (not layout), carried to and from TIFF files.
 _TIFF_META_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
+_ORIENTATION = 0x0112
 _ROWS_PER_CHUNK = 128
 _pillow_limit_lock = threading.Lock()
 
@@ -274,6 +275,22 @@ def _rawmode(im: PILImage.Image) -> str:
     return args if isinstance(args, str) else ""
 
 
+def _keep_tiff_layout(im: PILImage.Image) -> None:
+    """Stop Pillow from turning a TIFF upright while loading it.
+
+    Pillow (13.0) swaps a TIFF's size for orientations 5-8 when opening it and
+    rotates the pixels when loading, which scrambles them. Every other format
+    keeps its stored layout and the tag, and so should TIFF: we take the tag
+    out of Pillow's sight before loading (and put it back in ``info``).
+    """
+    tile_size = getattr(im, "_tile_size", None)
+    if tile_size is None:  # a Pillow without this: leave it to Pillow
+        return
+    im.getexif().pop(_ORIENTATION, None)
+    im.tag_v2.pop(_ORIENTATION, None)
+    im._size = tile_size
+
+
 def _from_pil(im: PILImage.Image, name: str) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
@@ -282,17 +299,24 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
                "per channel, and convtool refuses rather than silently drop the low bits; "
                "16-bit greyscale is supported")
         raise ImageReadError(msg)
+    fmt = im.format
+    is_tiff = fmt == "TIFF"
+    orientation = im.tag_v2.get(_ORIENTATION) if is_tiff else None
+    if orientation is not None:
+        _keep_tiff_layout(im)
     with _decoding(name):
         im.load()
     info = {k: im.info[k] for k in _INFO_KEYS if k in im.info}
-    if im.format == "PNG" and getattr(im, "text", None):
+    if fmt == "PNG" and getattr(im, "text", None):
         info["text"] = dict(im.text)
-    if im.format == "TIFF":
+    if is_tiff:
         tags = im.getexif()
         meta = PILImage.Exif()
         for tag in _TIFF_META_TAGS:
             if tag in tags:
                 meta[tag] = tags[tag]
+        if orientation is not None:
+            meta[_ORIENTATION] = orientation
         if len(meta):
             info["exif"] = meta.tobytes()
     if source_mode in ("P", "PA"):
@@ -306,7 +330,7 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
     pixels = _array_from_pil(im, mode)
-    return Image(pixels=pixels, mode=mode, info=info, format=im.format or None,
+    return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 
 
@@ -320,7 +344,7 @@ def _array_from_pil(im: PILImage.Image, mode: str) -> np.ndarray:
     del raw
     scale = _SCALE[mode]
     if scale is not None:
-        pixels *= np.float32(1.0 / scale)
+        pixels /= np.float32(scale)
     return pixels
 
 
