@@ -582,3 +582,21 @@ def test_palette_image_remembers_its_format(tmp_path):
     source = tmp_path / "p.gif"
     Image.new("P", (4, 4), 3).save(source)
     assert imaging.read_image(source).format == "GIF"
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_lossless_webp_stays_lossless(rng, tmp_path, frames):
+    images = [make("RGBA", rng) for _ in range(frames)]
+    source = tmp_path / "in.webp"
+    images[0].save(source, lossless=True, exact=True, save_all=frames > 1,
+                   append_images=images[1:])
+    image = imaging.read_image(source)
+    assert image.info["lossless"] is True
+    out = tmp_path / "out.webp"
+    imaging.write_image(image, out)
+    with Image.open(source) as a, Image.open(out) as b:
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
+    # A lossy input is not marked, and an explicit --quality means lossy.
+    lossy = tmp_path / "lossy.webp"
+    imaging.write_image(image, lossy, imaging.SaveOptions(quality=50))
+    assert "lossless" not in imaging.read_image(lossy).info

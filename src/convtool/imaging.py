@@ -101,7 +101,8 @@ class Image:
         ``RGBA``, ``CMYK``, ``I;16``, ``I`` or ``F``.
     info : dict
         Metadata to carry to the output: ``icc_profile``, ``exif``, ``dpi``,
-        ``xmp``, ``text`` (PNG text chunks), ``duration``, ``loop``, ``comment``.
+        ``xmp``, ``text`` (PNG text chunks), ``duration``, ``loop``, ``comment``,
+        ``lossless`` (a lossless WebP input, written lossless to WebP).
     format : str or None
         The format the image was read from, e.g. ``"PNG"``.
     source_mode : str or None
@@ -261,9 +262,37 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
             with _decoding(name):
                 opened.seek(index)
             frames.append(_from_pil(opened, name))
+    if frames[0].format == "WEBP" and _webp_is_lossless(source):
+        for frame in frames:
+            frame.info["lossless"] = True
     first = frames[0]
     first.extra_frames = tuple(frames[1:])
     return first
+
+
+def _webp_is_lossless(source) -> bool:
+    """True when a WebP file's image data (or its first frame's) is VP8L, lossless.
+
+    Pillow does not say, and a lossless input should not come out lossy.
+    """
+    try:
+        with contextlib.ExitStack() as stack:
+            f = stack.enter_context(open(source, "rb")) if isinstance(source, str) else source
+            f.seek(12)
+            for _ in range(64):  # top-level chunks: VP8X, ICCP, ANIM, ALPH, VP8/VP8L, ANMF...
+                header = f.read(8)
+                if len(header) < 8:
+                    return False
+                kind, size = header[:4], int.from_bytes(header[4:], "little")
+                if kind in (b"VP8L", b"VP8 "):
+                    return kind == b"VP8L"
+                if kind == b"ANMF":  # a frame: 16 bytes of geometry, then its own chunks
+                    f.seek(16, os.SEEK_CUR)
+                    continue
+                f.seek(size + (size & 1), os.SEEK_CUR)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def _rawmode(im: PILImage.Image) -> str:
@@ -589,6 +618,9 @@ def _save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
             params["pnginfo"] = chunks
     if options.quality is not None:
         params["quality"] = options.quality
+    elif fmt == "WEBP" and info.get("lossless"):
+        params["lossless"] = True
+        params["exact"] = True  # keep colour under alpha 0 as computed, like PNG
     frames = image.frames
     if len(frames) > 1:
         params["save_all"] = True
