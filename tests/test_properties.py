@@ -31,7 +31,8 @@ def images(draw, dtype=None, min_side=1):
     h = draw(st.integers(min_side, 9))
     w = draw(st.integers(min_side, 9))
     shape = draw(st.sampled_from([(h, w), (h, w, 1), (h, w, 3)]))
-    elements = st.floats(-1, 1, width=32 if dtype == np.float32 else 64)
+    # Subnormal numbers are left out: an FFT rounds them away, and no image holds them.
+    elements = st.floats(-1, 1, width=32 if dtype == np.float32 else 64, allow_subnormal=False)
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
 
@@ -40,7 +41,8 @@ def kernels(draw, non_negative=False):
     ndim = draw(st.sampled_from([1, 2]))
     shape = tuple(draw(st.integers(1, 5)) for _ in range(ndim))
     low = 0.0 if non_negative else -2.0
-    return draw(hnp.arrays(np.float64, shape, elements=st.floats(low, 2.0)))
+    elements = st.floats(low, 2.0, allow_subnormal=False)
+    return draw(hnp.arrays(np.float64, shape, elements=elements))
 
 
 def tolerance(array, kernel) -> float:

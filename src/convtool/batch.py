@@ -18,7 +18,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,6 +99,10 @@ class FilterJob:
     channels : str or None
         Letters of the channels to filter (``"rgb"``, ``"a"``, ``"rg"``; l is
         the grey channel); the others are copied unchanged. None filters all.
+    alpha : {"premultiply", "separate", "ignore"}
+        How an alpha channel takes part (:data:`convtool.imaging.ALPHA_MODES`).
+    linear : bool
+        Convolve in linear light (sRGB decoded before, encoded after).
     """
 
     kernel: Kernel
@@ -112,6 +116,9 @@ class FilterJob:
     bias: float = 0.0
     threshold: float = 0.0
     channels: str | None = None
+    # Alpha and colour space (issue 3).
+    alpha: str = "premultiply"
+    linear: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "mode", engine.normalize_mode(self.mode))
@@ -124,6 +131,7 @@ class FilterJob:
                 msg = f"--{name} must be a finite number{least}, got {getattr(self, name)!r}"
                 raise UsageError(msg)
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "alpha", imaging.normalize_alpha(self.alpha))
 
     def method_for(self, shape) -> str:
         """The method that will run for pixels of ``shape``."""
@@ -155,17 +163,26 @@ def _respond(job: FilterJob, pixels: np.ndarray, method: str) -> np.ndarray:
 
 
 def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
-    """Filter an image's pixels; returns a new :class:`~convtool.imaging.Image`."""
-    method = job.method_for(image.pixels.shape)
-    pixels = image.pixels
-    chosen = channel_indices(image.mode, job.channels, pixels.shape[-1])
-    if len(chosen) < pixels.shape[-1]:
-        out = pixels.copy()
-        out[..., chosen] = _respond(job, pixels[..., chosen], method)
+    """Filter an image's pixels (every frame); returns a new :class:`~convtool.imaging.Image`.
+
+    With ``channels`` naming a subset, those channels are filtered as they are
+    (alpha is not premultiplied into them) and the others are copied.
+    """
+    if image.extra_frames:
+        first, *rest = (apply_job(job, frame) for frame in image.frames)
+        return replace(first, extra_frames=tuple(rest))
+    chosen = channel_indices(image.mode, job.channels, image.pixels.shape[-1])
+    subset = len(chosen) < image.pixels.shape[-1]
+    alpha = "separate" if subset else job.alpha
+    work = imaging.filter_space(image, alpha=alpha, linear=job.linear)
+    method = job.method_for(work.shape)
+    if subset:
+        out = work.copy()
+        out[..., chosen] = _respond(job, work[..., chosen], method)
     else:
-        out = _respond(job, pixels, method)
-    return imaging.Image(pixels=out.astype(np.float32, copy=False), mode=image.mode,
-                         info=image.info, format=image.format)
+        out = _respond(job, work, method)
+    pixels = imaging.image_space(out, image, alpha=alpha, linear=job.linear)
+    return replace(image, pixels=pixels.astype(image.pixels.dtype, copy=False))
 
 
 @dataclass(frozen=True)
@@ -206,25 +223,40 @@ def _check_not_input(source: str, target: str) -> None:
     if not same and os.path.exists(source) and os.path.exists(target):
         same = os.path.samefile(source, target)  # hard links, bind mounts
     if same:
-        msg = (f"{target}: the output is the input file; convtool never overwrites "
-               "its input (choose another output name)")
+        msg = (f"{target}: the output is the input file; convtool does not replace its "
+               "input unless asked (choose another output name, or add --in-place)")
         raise UsageError(msg)
 
 
-def process_file(job: FilterJob, source, target, *, format: str | None = None) -> FileResult:
-    """Read ``source``, filter it with ``job``, write ``target`` atomically."""
+def process_file(job: FilterJob, source, target, *, format: str | None = None,
+                 save: imaging.SaveOptions | None = None,
+                 max_pixels: int | None = None, in_place: bool = False) -> FileResult:
+    """Read ``source``, filter it with ``job``, write ``target`` atomically.
+
+    ``"-"`` as ``source`` reads stdin; as ``target`` it writes stdout (once the
+    whole image is encoded). ``save`` says how to encode (``format`` overrides
+    its format); ``max_pixels`` is the decompression-bomb limit of
+    :func:`convtool.imaging.read_image`. ``target`` may be the ``source`` file
+    itself only with ``in_place``: it is then replaced once the new image is
+    complete, atomically as any output.
+    """
     start = time.perf_counter()
     source, target = os.fspath(source), os.fspath(target)
     if not source or not target:
         msg = "input and output paths must not be empty"
         raise UsageError(msg)
-    imaging.output_format(target, format)  # a bad extension fails before any work
-    _check_not_input(source, target)
-    imaging.check_target(target)
-    image = imaging.read_image(source)
-    method = job.method_for(image.pixels.shape)
-    imaging.write_image(apply_job(job, image), target, format=format)
-    return FileResult(source, target, image.pixels.shape, method, time.perf_counter() - start)
+    save = save or imaging.SaveOptions()
+    if format:
+        save = replace(save, format=format)
+    imaging.check_output(target, save)  # a bad extension or option fails before any work
+    if not in_place:
+        _check_not_input(source, target)
+    image = imaging.read_image(source, max_pixels=max_pixels)
+    shape, method = image.pixels.shape, job.method_for(image.pixels.shape)
+    result = apply_job(job, image)
+    del image  # the input's pixels are not needed while encoding
+    imaging.write_image(result, target, save)
+    return FileResult(source, target, shape, method, time.perf_counter() - start)
 
 
 # --------------------------------------------------------------------------
@@ -494,12 +526,12 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
     return BatchPlan(items, skipped)
 
 
-def _process_one(job: FilterJob, source: str, target: str, format: str | None) -> FileResult:
+def _process_one(job: FilterJob, source: str, target: str, settings: dict) -> FileResult:
     """:func:`process_file`, with a failure turned into a ``"failed"`` result."""
     start = time.perf_counter()
     try:
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        return process_file(job, source, target, format=format)
+        return process_file(job, source, target, **settings)
     except ConvtoolError as e:
         error = str(e)
     except MemoryError:
@@ -520,6 +552,7 @@ def default_jobs() -> int:
 
 
 def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | None = None,
+              save: imaging.SaveOptions | None = None, max_pixels: int | None = None,
               on_result=None, skipped=()) -> BatchReport:
     """Filter every ``(source, target)`` pair in ``items``, in parallel.
 
@@ -534,6 +567,10 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | N
         are filtered in this process.
     format : str, optional
         Output format for every file (default: from each target's extension).
+    save : SaveOptions, optional
+        How to encode every output (``format`` overrides its format).
+    max_pixels : int, optional
+        The decompression-bomb limit, as :func:`convtool.imaging.read_image`.
     on_result : callable, optional
         Called in this process with each :class:`FileResult` as it completes
         (in completion order), e.g. to draw progress.
@@ -559,6 +596,7 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | N
     Temporary files that were there before the run are left alone.
     """
     items = [(os.fspath(s), os.fspath(t)) for s, t in items]
+    settings = {"format": format, "save": save, "max_pixels": max_pixels}
     if jobs is None:
         jobs = default_jobs()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -578,9 +616,9 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | N
     try:
         if jobs == 1 or len(items) <= 1:
             for index, (source, target) in enumerate(items):
-                record(index, _process_one(job, source, target, format))
+                record(index, _process_one(job, source, target, settings))
         else:
-            _run_pool(job, items, min(jobs, len(items)), format, record)
+            _run_pool(job, items, min(jobs, len(items)), settings, record)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -627,7 +665,7 @@ def _on_sigterm(signum, frame):
     raise _Stopped
 
 
-def _worker_main(conn, job: FilterJob, format: str | None) -> None:
+def _worker_main(conn, job: FilterJob, settings: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -639,15 +677,15 @@ def _worker_main(conn, job: FilterJob, format: str | None) -> None:
             if task is None:
                 return
             source, target = task
-            conn.send(_process_one(job, source, target, format))
+            conn.send(_process_one(job, source, target, settings))
     except _Stopped:
         return
 
 
 class _Worker:
-    def __init__(self, ctx, job, format):
+    def __init__(self, ctx, job, settings):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, job, format), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, job, settings), daemon=True)
         self.task: int | None = None
         # Children are born ignoring SIGINT: a Ctrl-C while they start up must not
         # print a traceback from each of them.
@@ -698,7 +736,7 @@ def _death_reason(process) -> str:
     return f"the worker process exited unexpectedly (exit code {code}) while filtering it"
 
 
-def _run_pool(job, items, size, format, record) -> None:
+def _run_pool(job, items, size, settings, record) -> None:
     import multiprocessing
     from multiprocessing.connection import wait
 
@@ -720,11 +758,11 @@ def _run_pool(job, items, size, format, record) -> None:
             if worker.give(*nxt):
                 return
             retire(worker)
-            worker = _Worker(ctx, job, format)
+            worker = _Worker(ctx, job, settings)
             workers.append(worker)
 
     try:
-        workers = [_Worker(ctx, job, format) for _ in range(size)]
+        workers = [_Worker(ctx, job, settings) for _ in range(size)]
         for worker in list(workers):
             hand_next(worker)
         while any(w.task is not None for w in workers):
@@ -749,7 +787,7 @@ def _run_pool(job, items, size, format, record) -> None:
                 source, target = items[index]
                 record(index, FileResult(source, target, (), "", 0.0, "failed",
                                          f"{source}: {_death_reason(worker.process)}"))
-                worker = _Worker(ctx, job, format)
+                worker = _Worker(ctx, job, settings)
                 workers.append(worker)
                 hand_next(worker)
         for worker in workers:
