@@ -186,3 +186,18 @@ def test_python_dash_m_and_version():
     out = subprocess.run([sys.executable, "-m", "convtool", "--version"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.startswith("convtool ")
+
+
+def test_cval_is_raw_for_float_images_and_unit_scale_for_integer_ones(samples, tmp_path):
+    src = tmp_path / "f.tif"
+    Image.fromarray(np.full((6, 7), 10.0, dtype=np.float32), mode="F").save(src)
+    out = tmp_path / "out.tif"
+    result = run("mean", src, out, "--size", "3", "--mode", "constant", "--cval", "100")
+    assert result.exit_code == 0, result.output
+    got = pixels(out)
+    assert got[3, 3] == pytest.approx(10.0)
+    assert got[0, 0] == pytest.approx((4 * 10 + 5 * 100) / 9, rel=1e-6)
+    result = run("mean", samples / "camera.png", tmp_path / "o.png", "--mode", "constant",
+                 "--cval", "100")
+    assert result.exit_code == 2
+    assert "not between 0 and 1" in result.stderr

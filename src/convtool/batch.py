@@ -162,6 +162,15 @@ def _respond(job: FilterJob, pixels: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
+def _check_cval(job: FilterJob, image: imaging.Image) -> None:
+    # Integer images are filtered on the 0..1 scale, so a cval outside it is
+    # almost always a mistake (255 meant as white): refuse it rather than guess.
+    if job.mode == "constant" and image.unit_scale and not 0.0 <= job.cval <= 1.0:
+        msg = (f"--cval {job.cval:g} is not between 0 and 1: for {image.mode} images cval is on "
+               "the 0..1 scale (0 is black, 1 is white, whatever the bit depth)")
+        raise UsageError(msg)
+
+
 def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     """Filter an image's pixels (every frame); returns a new :class:`~convtool.imaging.Image`.
 
@@ -171,6 +180,7 @@ def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     if image.extra_frames:
         first, *rest = (apply_job(job, frame) for frame in image.frames)
         return replace(first, extra_frames=tuple(rest))
+    _check_cval(job, image)
     chosen = channel_indices(image.mode, job.channels, image.pixels.shape[-1])
     subset = len(chosen) < image.pixels.shape[-1]
     alpha = "separate" if subset else job.alpha
@@ -265,11 +275,6 @@ def process_file(job: FilterJob, source, target, *, format: str | None = None,
 
 TEMP_PATTERN = ".convtool-*.tmp"  # what imaging.write_image names its temporary files
 
-# Canonical extension for an output --format; other formats use Pillow's first one.
-_FORMAT_EXTENSIONS = {"JPEG": ".jpg", "TIFF": ".tif", "PNG": ".png", "WEBP": ".webp",
-                      "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2"}
-
-
 @dataclass(frozen=True)
 class InputFile:
     """A file found by :func:`expand_inputs`.
@@ -332,14 +337,6 @@ class BatchReport:
         return [r for r in self.results if r.status == "failed"]
 
 
-def _image_extensions() -> frozenset[str]:
-    from PIL import Image as PILImage
-
-    PILImage.init()
-    return frozenset(ext for ext, fmt in PILImage.registered_extensions().items()
-                     if fmt in PILImage.OPEN)
-
-
 def _has_magic(path: str) -> bool:
     return any(c in path for c in "*?[")
 
@@ -394,7 +391,7 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
     ImageReadError
         A path is neither a file nor a folder, or a pattern matches nothing.
     """
-    image_exts = _image_extensions()
+    image_exts = imaging.readable_extensions()
     avoid = {os.path.realpath(a) for a in avoid}
 
     def found(path, name, direct=False):
@@ -447,17 +444,8 @@ def output_name(name: str, *, suffix: str = "", format: str | None = None) -> st
     stem, ext = os.path.splitext(name)
     if format:
         fmt = imaging.output_format(name, format)
-        ext = _FORMAT_EXTENSIONS.get(fmt) or _first_extension(fmt)
+        ext = imaging.extension_for(fmt)
     return stem + suffix + ext
-
-
-def _first_extension(fmt: str) -> str:
-    from PIL import Image as PILImage
-
-    for ext, f in PILImage.registered_extensions().items():
-        if f == fmt:
-            return ext
-    return "." + fmt.lower()  # pragma: no cover - every save format has an extension
 
 
 def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
 import sys
 import typing
 from typing import Annotated
@@ -136,12 +137,10 @@ MODE_HELP = (
 
 
 def _check_cval(value: float) -> float:
-    # Images are filtered on the 0..1 scale, so a cval outside it is almost
-    # always a mistake (255 meant as white): refuse it rather than guess.
-    # The library's convolve() accepts any finite cval.
-    if not 0.0 <= value <= 1.0:  # also refuses NaN
-        msg = (f"{value} is not between 0 and 1: cval is on the 0..1 scale "
-               "(0 is black, 1 is white, whatever the bit depth)")
+    # The range depends on the image (0..1 for integer images, raw values for
+    # I and F), so batch.apply_job checks it; only NaN and infinity are refused here.
+    if not math.isfinite(value):
+        msg = f"{value} is not a finite number"
         raise typer.BadParameter(msg)
     return value
 
@@ -150,8 +149,9 @@ ENGINE_OPTIONS = [
     ("mode", Annotated[str, typer.Option("--mode", help=MODE_HELP, rich_help_panel=ENGINE)],
      "reflect"),
     ("cval", Annotated[float, typer.Option(
-        "--cval", help="Value outside the image for --mode constant, on the 0..1 scale "
-                       "(0 is black, 1 is white; values outside 0..1 are refused).",
+        "--cval", help="Value outside the image for --mode constant: on the 0..1 scale for "
+                       "8- and 16-bit images (0 is black, 1 is white), in raw values for 32-bit "
+                       "I and F images.",
         callback=_check_cval, rich_help_panel=ENGINE)], 0.0),
     ("method", Annotated[str, typer.Option(
         "--method", help="auto (pick the faster by an estimate of cost), direct, or fft.",

@@ -120,6 +120,11 @@ class Image:
     extra_frames: tuple[Image, ...] = ()
 
     @property
+    def unit_scale(self) -> bool:
+        """True when values are on the 0..1 scale (integer images); False for raw ``I``/``F``."""
+        return _SCALE.get(self.mode) is not None
+
+    @property
     def has_alpha(self) -> bool:
         """True when the last channel is alpha (modes ``LA`` and ``RGBA``)."""
         return self.mode in ("LA", "RGBA")
@@ -553,6 +558,28 @@ def output_format(path, format: str | None = None) -> str:
                f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or --format")
         raise UsageError(msg)
     return formats[ext]
+
+
+# The extension an output gets for a --format; other formats take Pillow's first one.
+_FORMAT_EXTENSIONS = {"JPEG": ".jpg", "TIFF": ".tif", "PNG": ".png", "WEBP": ".webp",
+                      "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2"}
+
+
+def readable_extensions() -> frozenset[str]:
+    """File extensions (lower case, with the dot) of the formats Pillow can read."""
+    PILImage.init()
+    return frozenset(ext for ext, fmt in PILImage.registered_extensions().items()
+                     if fmt in PILImage.OPEN)
+
+
+def extension_for(fmt: str) -> str:
+    """The file extension an output in Pillow format ``fmt`` gets, e.g. ``".jpg"``."""
+    if fmt in _FORMAT_EXTENSIONS:
+        return _FORMAT_EXTENSIONS[fmt]
+    for ext, f in PILImage.registered_extensions().items():
+        if f == fmt:
+            return ext
+    return "." + fmt.lower()
 
 
 def check_output(path, options: SaveOptions | None = None) -> str:
