@@ -110,17 +110,39 @@ def separable_factors(kernel: np.ndarray, rtol: float = SEPARABLE_RTOL):
         return np.ones(1), k[0].copy()
     if k.shape[1] == 1:
         return k[:, 0].copy(), np.ones(1)
-    u, s, vt = np.linalg.svd(k)
-    if s[0] == 0.0:
-        return np.zeros(k.shape[0]), np.zeros(k.shape[1])
-    if s[1] > rtol * s[0]:
-        return None
-    scale = math.sqrt(s[0])
-    column, row = u[:, 0] * scale, vt[0] * scale
+    quick = _outer_factors(k)
+    if quick is not None:
+        column, row = quick
+    else:
+        u, s, vt = np.linalg.svd(k)
+        if s[0] == 0.0:
+            return np.zeros(k.shape[0]), np.zeros(k.shape[1])
+        if s[1] > rtol * s[0]:
+            return None
+        scale = math.sqrt(s[0])
+        column, row = u[:, 0] * scale, vt[0] * scale
     # Put the sign on the column so that a positive kernel has positive factors.
     if row.sum() < 0 or (row.sum() == 0 and row[np.argmax(np.abs(row))] < 0):
         column, row = -column, -row
     return column, row
+
+
+def _outer_factors(k: np.ndarray):
+    """Factors of an exactly rank-1 kernel without an SVD (which can take milliseconds).
+
+    The row and column through the largest value are the factors when their
+    outer product reproduces the kernel to rounding; the two are scaled to the
+    same norm, as the SVD's would be.
+    """
+    i, j = np.unravel_index(np.argmax(np.abs(k)), k.shape)
+    peak = k[i, j]
+    if peak == 0.0:
+        return None
+    column, row = k[:, j] / peak, k[i].copy()
+    if np.max(np.abs(np.outer(column, row) - k)) > 1e-14 * abs(peak) * max(k.shape):
+        return None
+    balance = math.sqrt(np.linalg.norm(row) / np.linalg.norm(column))
+    return column * balance, row / balance
 
 
 def next_fast_len(n: int) -> int:
@@ -384,6 +406,9 @@ def _low_rank(kernel: np.ndarray, rtol: float = SEPARABLE_RTOL):
     The dropped singular values sum to at most ``rtol`` times the largest, which
     bounds the change of any output relative to the kernel's own scale.
     """
+    quick = _outer_factors(kernel)
+    if quick is not None:
+        return [quick]
     u, s, vt = np.linalg.svd(kernel)
     if s[0] == 0.0:
         return [(np.zeros(kernel.shape[0]), np.zeros(kernel.shape[1]))]
@@ -671,7 +696,11 @@ def _box_ops(kc: int, kr: int) -> float:
 
 
 def _direct_plans(kernel: np.ndarray):
-    """Ways to run a 2-D kernel directly, as ``(ufunc passes per sample, kind, payload)``."""
+    """The cheapest way to run a 2-D kernel directly.
+
+    Returns ``(ufunc passes per sample, kind, payload, pairs)``, where ``pairs``
+    is the kernel's low-rank split (one pair when it is separable).
+    """
     kh, kw = kernel.shape
     plans = [(2.0 * kh * kw - 1.0, "full", None)]
     box = _box_weight(kernel)
@@ -687,10 +716,10 @@ def _direct_plans(kernel: np.ndarray):
         ops += _fir_ops(col.size, _symmetry(col) != 0) + _fir_ops(row.size, _symmetry(row) != 0)
     ops += len(pairs) - 1.0
     plans.append((ops, "pairs", pairs))
-    return min(plans, key=lambda p: p[0])
+    return (*min(plans, key=lambda p: p[0]), pairs)
 
 
-def _fft_plan(shape3, kernel: np.ndarray):
+def _fft_plan(shape3, kernel: np.ndarray, pairs):
     """How the FFT method would run: ``(work, kind, payload)``.
 
     ``work`` is ``(n log2 n units of 1-D transforms, N log2 N units of 2-D
@@ -698,8 +727,7 @@ def _fft_plan(shape3, kernel: np.ndarray):
     """
     h, w, c = shape3
     kh, kw = kernel.shape
-    factors = separable_factors(kernel) if kh > 1 and kw > 1 else (
-        (kernel[:, 0].copy(), np.ones(1)) if kw == 1 else (np.ones(1), kernel[0].copy()))
+    factors = pairs[0] if len(pairs) == 1 else None
     if factors is not None:
         col, row = factors
         units, passes = 0.0, 0.0
@@ -736,8 +764,8 @@ def _plans(shape, kernel: np.ndarray):
     shape3 = _shape3(tuple(shape), kernel.ndim)
     k2 = kernel if kernel.ndim == 2 else (
         kernel[None, :] if shape3[0] == 1 else kernel[:, None])
-    ops, kind, payload = _direct_plans(k2)
-    return (ops * math.prod(shape3), kind, payload), _fft_plan(shape3, k2)
+    ops, kind, payload, pairs = _direct_plans(k2)
+    return (ops * math.prod(shape3), kind, payload), _fft_plan(shape3, k2, pairs)
 
 
 def _direct_seconds(work) -> float:
