@@ -631,7 +631,6 @@ def _fft_full(a3, kernel, mode, cval, pool):
     spec = np.empty((l0, l1 // 2 + 1), ctype)
     out = np.empty_like(a3)
     nrows = h + kh - 1
-    spec[nrows:] = 0
     band = _band_rows(nrows, l1, 8)
     for ch in range(c):
         plane = a3[:, :, ch]
@@ -660,6 +659,10 @@ def _fft_full(a3, kernel, mode, cval, pool):
                 full = np.fft.irfft(spec[kh - 1 + a:kh - 1 + b], n=l1, axis=1)
                 out[a:b, :, ch] = full[:, kw - 1:kw - 1 + w]
 
+        # Zero padding, for every channel: the previous channel's inverse left the
+        # tail of its result here. Those values would only reach discarded outputs,
+        # but they grow with each channel and their rounding reaches every output.
+        spec[nrows:] = 0
         _parallel(pool, forward_rows, _chunks(nrows, parts))
         _parallel(pool, columns, _chunks(l1 // 2 + 1, parts))
         _parallel(pool, inverse_rows, _chunks(h, parts))
