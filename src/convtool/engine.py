@@ -57,12 +57,12 @@ SEPARABLE_RTOL = 1e-6
 #                   (plus one for the kernel's transform)
 #   _FFT_PASS_COST  padding and copying around the transforms, per sample and axis
 #   _OVERHEAD       fixed cost of a call
-_DIRECT_COST = 4.36e-10
-_BOX_COLUMN_OPS = 17.68
-_FFT_COST = 8.53e-09
-_FFT2_COST = 1.57e-09
-_FFT_PASS_COST = 1.74e-09
-_OVERHEAD = 0.000533
+_DIRECT_COST = 1.67e-10
+_BOX_COLUMN_OPS = 14.79
+_FFT_COST = 1.42e-09
+_FFT2_COST = 1.03e-09
+_FFT_PASS_COST = 6.66e-10
+_OVERHEAD = 0.000417
 
 
 def normalize_mode(mode: str) -> str:
