@@ -183,6 +183,7 @@ def part_operations(a: np.ndarray, repeat: int, budget: float) -> list[str]:
         results[label] = med
     box = results["mean 101x101"]["convtool"] / results["mean 3x3"]["convtool"]
     lines.append(f"box time 101x101 / 3x3: {box:.2f}")
+    print(lines[-1], flush=True)
     return lines
 
 
@@ -235,6 +236,7 @@ def part_grid(quick: bool, repeat: int, budget: float) -> list[str]:
                     worst = (ratio, f"{image} {name}")
     lines.append("* not run: the cost model's estimate, over budget and 20x the other method")
     lines.append(f"worst auto/best: {worst[0]:.2f} ({worst[1]})")
+    print("\n".join(lines[-2:]), flush=True)
     return lines
 
 

@@ -4,11 +4,19 @@ Run from the repository root::
 
     PYTHONPATH=src python benchmarks/calibrate.py [--quick]
 
-Each path of the engine is timed (median of several runs, default threads) on
-a few shapes, the time is divided by the work the model counts for it, and the
-median of those per-unit costs is printed as the line to paste into
-``src/convtool/engine.py``. The machine is shared and noisy, so medians are used
-throughout; run it on an idle machine when you can.
+It times the direct and the FFT method on a grid of image sizes and kernels
+(Gaussians, boxes, random and low-rank kernels; median of several runs,
+default threads), counts the work the model counts for each run
+(``engine._plans``), and fits the constants by least squares on relative
+error, so that small and large cases weigh alike:
+
+* direct: ``seconds = _DIRECT_COST * passes * samples + _OVERHEAD``, where a box
+  costs ``_BOX_COLUMN_OPS`` passes down the columns plus its doubling passes;
+* fft: ``seconds = _FFT_COST * (1-D n log2 n units) + _FFT2_COST * (2-D units)
+  + _FFT_PASS_COST * samples per filtered axis + _OVERHEAD``.
+
+It prints the lines to paste into ``src/convtool/engine.py``. The machine is
+shared and noisy, so run it on an idle machine when you can.
 """
 
 from __future__ import annotations
@@ -32,56 +40,68 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def kernels(rng, size: int):
+    yield gaussian_kernel(size / 6.0, radius=size // 2).array  # separable, symmetric
+    yield rng.standard_normal((size, size))  # full rank
+    if size >= 9:
+        yield mean_kernel(size).array  # box
+        yield rng.standard_normal((size, 2)) @ rng.standard_normal((2, size))  # rank 2
+
+
+def fit(rows, times):
+    """Least squares of ``rows @ x = times`` on relative error, x >= 0 by clipping."""
+    a = np.asarray(rows, float) / np.asarray(times, float)[:, None]
+    x, *_ = np.linalg.lstsq(a, np.ones(len(times)), rcond=None)
+    return np.clip(x, 0.0, None)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller images, fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="smaller grid, fewer repeats")
+    parser.add_argument("--budget", type=float, default=5.0,
+                        help="skip runs estimated (by the current model) to take longer")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    repeat = 3 if args.quick else 5
-    shapes = [(512, 512, 3), (1000, 1500, 3)] if args.quick else \
-        [(512, 512, 3), (1000, 1500, 3), (2000, 3000, 3)]
+    repeat = 3
+    shapes = [(256, 256, 3), (768, 1024, 3)] if args.quick else \
+        [(256, 256, 3), (768, 1024, 3), (1500, 2000, 3)]
+    sizes = [3, 9, 31] if args.quick else [3, 7, 15, 31, 63, 127]
 
-    def run(a, k, method):
-        return median_time(lambda: engine.convolve(a, k, method=method), repeat)
-
-    overhead = run(rng.random((8, 8)).astype(np.float32), np.ones((2, 3)), "direct")
-    engine._OVERHEAD = 0.0
-
-    direct, box, fft1, fft2 = [], [], [], []
+    direct_rows, direct_times, fft_rows, fft_times = [], [], [], []
     for shape in shapes:
         a = rng.random(shape, dtype=np.float32)
-        for k in (gaussian_kernel(2.0).array, rng.standard_normal((5, 5)),
-                  np.outer(rng.random(25), rng.random(25))):
-            (work, _, _), _ = engine._plans(a.shape, k)
-            direct.append(run(a, k, "direct") / work)
-        d = statistics.median(direct)
-        for size in (15, 51):
-            k = mean_kernel(size).array
-            (work, kind, _), _ = engine._plans(a.shape, k)
-            assert kind == "box"
-            measured = run(a, k, "direct") / d / (a.size)
-            horizontal = engine._box_ops(size, size) - engine._BOX_COLUMN_OPS
-            box.append(measured - horizontal)
-        for k in (gaussian_kernel(8.0).array, gaussian_kernel(20.0).array):
-            _, ((units, _, passes), kind, _) = engine._plans(a.shape, k)
-            assert kind == "separable"
-            # Copies and padding around the transforms cost a few direct passes.
-            fft1.append((run(a, k, "fft") - 4 * d * passes) / units)
-        for size in (21, 63):
-            k = rng.standard_normal((size, size))
-            _, ((_, units2, passes), kind, _) = engine._plans(a.shape, k)
-            assert kind == "full"
-            fft2.append((run(a, k, "fft") - 4 * d * passes) / units2)
+        for size in sizes:
+            for k in kernels(rng, size):
+                direct, fft = engine._plans(a.shape, k)
+                if engine._direct_seconds(direct[0]) < args.budget:
+                    t = median_time(lambda a=a, k=k: engine.convolve(a, k, method="direct"), repeat)
+                    work, kind, _ = direct
+                    box = a.size if kind == "box" else 0.0
+                    # The box's column passes are a constant to fit: move them out of ``work``.
+                    passes = work - box * engine._BOX_COLUMN_OPS
+                    direct_rows.append([passes, box, 1.0])
+                    direct_times.append(t)
+                if engine._fft_seconds(fft[0]) < args.budget:
+                    t = median_time(lambda a=a, k=k: engine.convolve(a, k, method="fft"), repeat)
+                    units, units2, passes = fft[0]
+                    fft_rows.append([units, units2, passes, 1.0])
+                    fft_times.append(t)
         print(f"measured {shape}", flush=True)
 
-    d = statistics.median(direct)
+    d_cost, d_box, d_over = fit(direct_rows, direct_times)
+    f1, f2, fp, f_over = fit(fft_rows, fft_times)
     print("\n# Paste into src/convtool/engine.py:")
-    print(f"_DIRECT_COST = {d:.3g}")
-    print(f"_BOX_COLUMN_OPS = {statistics.median(box):.2f}")
-    print(f"_FFT_COST = {statistics.median(fft1):.3g}")
-    print(f"_FFT2_COST = {statistics.median(fft2):.3g}")
-    print(f"_FFT_PASS_COST = {4 * d:.3g}")
-    print(f"_OVERHEAD = {overhead:.3g}")
+    print(f"_DIRECT_COST = {d_cost:.3g}")
+    print(f"_BOX_COLUMN_OPS = {d_box / d_cost:.3g}")
+    print(f"_FFT_COST = {f1:.3g}")
+    print(f"_FFT2_COST = {f2:.3g}")
+    print(f"_FFT_PASS_COST = {fp:.3g}")
+    print(f"_OVERHEAD = {max(0.5 * (d_over + f_over), 1e-5):.3g}")
+    for name, rows, times, x in (("direct", direct_rows, direct_times, [d_cost, d_box, d_over]),
+                                 ("fft", fft_rows, fft_times, [f1, f2, fp, f_over])):
+        ratio = (np.asarray(rows) @ np.asarray(x)) / np.asarray(times)
+        print(f"# {name}: {len(times)} runs, model/measured from {ratio.min():.2f} "
+              f"to {ratio.max():.2f} (median {np.median(ratio):.2f})")
 
 
 if __name__ == "__main__":
