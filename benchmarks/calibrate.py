@@ -7,8 +7,8 @@ Run from the repository root::
 It times the direct and the FFT method on a grid of image sizes and kernels
 (Gaussians, boxes, random and low-rank kernels; median of several runs,
 default threads), counts the work the model counts for each run
-(``engine._plans``), and fits the constants by least squares on relative
-error, so that small and large cases weigh alike:
+(``engine._plans``), and fits the constants by least squares on the log of the
+time (robust loss), so that small and large cases weigh alike:
 
 * direct: ``seconds = _DIRECT_COST * passes * samples + _OVERHEAD``, where a box
   costs ``_BOX_COLUMN_OPS`` passes down the columns plus its doubling passes;
@@ -49,10 +49,21 @@ def kernels(rng, size: int):
 
 
 def fit(rows, times):
-    """Least squares of ``rows @ x = times`` on relative error, x >= 0 by clipping."""
-    a = np.asarray(rows, float) / np.asarray(times, float)[:, None]
-    x, *_ = np.linalg.lstsq(a, np.ones(len(times)), rcond=None)
-    return np.clip(x, 0.0, None)
+    """Non-negative ``x`` with ``rows @ x`` close to ``times`` in log space.
+
+    Log residuals weigh a 2 ms run and a 2 s run alike, and one noisy run
+    cannot pull the fit far (soft-L1 loss).
+    """
+    from scipy.optimize import least_squares
+
+    rows, times = np.asarray(rows, float), np.asarray(times, float)
+    start, *_ = np.linalg.lstsq(rows / times[:, None], np.ones(len(times)), rcond=None)
+    start = np.log(np.clip(start, 1e-14, None))
+
+    def residuals(logx):
+        return np.log(rows @ np.exp(logx)) - np.log(times)
+
+    return np.exp(least_squares(residuals, start, loss="soft_l1", f_scale=0.2).x)
 
 
 def main(argv=None) -> None:

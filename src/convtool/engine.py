@@ -48,21 +48,26 @@ _NUMPY_PAD_MODE = {
 # is treated as rank 1 (separable). float32 data cannot tell the difference.
 SEPARABLE_RTOL = 1e-6
 
-# Cost-model constants (seconds), fitted on the development machine (2 cores,
-# both threads) by ``PYTHONPATH=src python benchmarks/calibrate.py``:
+# Cost-model constants (seconds), fitted on the development machine (2 shared
+# cores, default threads) by ``PYTHONPATH=src python benchmarks/calibrate.py``
+# (least squares on log time over 117 runs; model/measured within 0.3-2.0x for
+# direct, 0.5-1.5x for fft, medians 1.04 and 0.99):
 #   _DIRECT_COST    one ufunc pass over one sample (a multiply, add or copy in cache)
-#   _BOX_COLUMN_OPS passes per sample of the float64 running sum down the columns
+#   _BOX_COLUMN_OPS passes per sample of the box's running sum down the columns
+#                   (a constant: three ufunc calls per row, mostly call overhead)
 #   _FFT_COST       one unit of n*log2(n) of a real 1-D transform pair, per line
 #   _FFT2_COST      one unit of N*log2(N) of a real 2-D transform pair, per channel
 #                   (plus one for the kernel's transform)
 #   _FFT_PASS_COST  padding and copying around the transforms, per sample and axis
-#   _OVERHEAD       fixed cost of a call
-_DIRECT_COST = 1.67e-10
-_BOX_COLUMN_OPS = 14.79
-_FFT_COST = 1.42e-09
-_FFT2_COST = 1.03e-09
-_FFT_PASS_COST = 6.66e-10
-_OVERHEAD = 0.000417
+#                   (the fit puts it at zero: it hides in _FFT_COST)
+#   _OVERHEAD       fixed cost of a call (thread pool, planning); it cancels out
+#                   of the choice and only matters to estimates
+_DIRECT_COST = 1.16e-10
+_BOX_COLUMN_OPS = 19.2
+_FFT_COST = 6.46e-10
+_FFT2_COST = 5.58e-10
+_FFT_PASS_COST = 0.0
+_OVERHEAD = 0.00536
 
 
 def normalize_mode(mode: str) -> str:
