@@ -382,20 +382,28 @@ def _window_sums(v: np.ndarray, k: int, c: int, w: int, out: np.ndarray, bufs) -
     each output is a balanced sum, so float32 stays accurate.
     """
     cur, length, width, offset, started, turn = v, w + k - 1, 1, 0, False, 0
+    pending = None  # a first term still in ``v``, added to the second without a copy
     while k:
         if k & 1:
             seg = cur[:, offset * c:(offset + w) * c]
-            if started:
+            if pending is not None:
+                np.add(pending, seg, out=out)
+                pending = None
+            elif started:
                 out += seg
+            elif cur is v:
+                pending = seg
             else:
                 out[...] = seg
-                started = True
+            started = True
             offset += width
         k >>= 1
         if k:
             nxt = bufs[turn][:, :(length - width) * c]
             np.add(cur[:, :(length - width) * c], cur[:, width * c:length * c], out=nxt)
             cur, length, width, turn = nxt, length - width, 2 * width, 1 - turn
+    if pending is not None:
+        out[...] = pending
 
 
 def _box_weight(kernel: np.ndarray):
@@ -451,10 +459,11 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
     band = _band_rows(h, wp * c, dt.itemsize)
     flipped = [(col[::-1].copy(), row[::-1].copy(), cval * float(col.sum())) for col, row in pairs]
     taps = [(_tap_terms(fc), _tap_terms(fr)) for fc, fr, _ in flipped]
-    # The running sum down the columns is summed afresh every ``restart`` rows, so
-    # its rounding drift stays below restart * eps of the window's sum (2.4e-5 of
-    # it in float32 at most), for ``kc / restart`` extra passes.
-    restart = min(1024, max(256, 4 * kc))
+    # The running sum down the columns is summed afresh every ``restart`` rows (at
+    # most 1024), so its rounding drift stays below restart * eps of the window's
+    # sum (6e-5 of it in float32 at worst), for ``kc / restart`` extra passes.
+    # A whole number of bands, so that restarts fall on the first row of a band.
+    restart = band * max(1, min(1024, max(256, 4 * kc)) // band)
 
     def work(h0, h1):
         vbuf = np.empty((band, wp * c), dt)
@@ -463,7 +472,8 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
         gbuf = np.empty((band + kc - 1, w * c), dt) if box is None else None
         if box is not None:
             acc = np.empty(w * c, dt)
-            diff = np.empty(w * c, dt)
+            hbuf = np.empty((band, w * c), dt)
+            lbuf = np.empty((band, w * c), dt)
 
             def padded_row(p):
                 i = ridx[p]
@@ -475,15 +485,23 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
                 v3 = vbuf[:r].reshape(r, wp, c)
                 vmid = vbuf[:r, cb * c:(cb + w) * c]
                 if box is not None:
-                    for i in range(a, b):
-                        if (i - h0) % restart == 0:
-                            acc[...] = padded_row(i)
-                            for p in range(i + 1, i + kc):
-                                acc += padded_row(p)
-                        else:
-                            np.subtract(padded_row(i + kc - 1), padded_row(i - 1), out=diff)
-                            acc += diff
-                        np.multiply(acc, box, out=vmid[i - a])
+                    # Running sum: row i = row i-1 + (padded row i+kc-1 - padded row i-1).
+                    # The differences are one ufunc call per band, the sum one per row.
+                    fresh = (a - h0) % restart == 0
+                    if fresh:
+                        acc[...] = padded_row(a)
+                        for p in range(a + 1, a + kc):
+                            acc += padded_row(p)
+                    s0 = int(fresh)
+                    diff = tmp[:r - s0, :w * c]
+                    np.subtract(_rows(flat, ridx, rb, a + s0 + kc - 1, b + kc - 1, cval, hbuf),
+                                _rows(flat, ridx, rb, a + s0 - 1, b - 1, cval, lbuf), out=diff)
+                    if fresh:
+                        vmid[0] = acc
+                    for j in range(s0, r):
+                        np.add(vmid[j - 1] if j else acc, diff[j - s0], out=vmid[j])
+                    acc[...] = vmid[r - 1]
+                    vmid *= box
                     side = cval * box * kc
                 elif kc == 1:
                     np.multiply(flat[a:b], fc[0], out=vmid)
