@@ -438,6 +438,16 @@ def _band_rows(h: int, row_elems: int, itemsize: int) -> int:
     return max(1, min(h, _BAND_BYTES // max(1, row_elems * itemsize)))
 
 
+def _pieces(pool, h: int, band: int) -> int:
+    """How many runs of bands to share among the threads.
+
+    A few per thread balance the load; but no more than there are bands, since
+    every piece pays each pass's ufunc-call overhead again.
+    """
+    workers = _workers(pool)
+    return max(workers, min(4 * workers, -(-h // band)))
+
+
 def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
     """Sum over ``pairs`` of separable convolutions, band by band.
 
@@ -521,7 +531,7 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
                 if n:
                     oflat[a:b] += target
 
-    _parallel(pool, work, _chunks(h, _workers(pool) * (1 if box is not None else 4)))
+    _parallel(pool, work, _chunks(h, _workers(pool) if box is not None else _pieces(pool, h, band)))
     return out
 
 
@@ -563,7 +573,7 @@ def _direct_full(a3, kernel, mode, cval, pool):
                     np.multiply(view, wt, out=tmp[:r])
                     target += tmp[:r]
 
-    _parallel(pool, work, _chunks(h, _workers(pool) * 4))
+    _parallel(pool, work, _chunks(h, _pieces(pool, h, band)))
     return out
 
 
