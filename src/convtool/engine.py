@@ -54,7 +54,8 @@ SEPARABLE_RTOL = 1e-6
 # direct, 0.5-1.5x for fft, medians 1.04 and 0.99):
 #   _DIRECT_COST    one ufunc pass over one sample (a multiply, add or copy in cache)
 #   _BOX_COLUMN_OPS passes per sample of the box's running sum down the columns
-#                   (a constant: three ufunc calls per row, mostly call overhead)
+#                   (a constant, mostly call overhead; fitted before the sum went
+#                   from three ufunc calls per row to one, so now an overestimate)
 #   _FFT_COST       one unit of n*log2(n) of a real 1-D transform pair, per line
 #   _FFT2_COST      one unit of N*log2(N) of a real 2-D transform pair, per channel
 #                   (plus one for the kernel's transform)
