@@ -205,3 +205,190 @@ def test_bad_arguments(kwargs, match):
 def test_bad_kernels(kernel, match):
     with pytest.raises(UsageError, match=match):
         convolve(np.zeros((4, 4, 3)), kernel)
+
+
+# --- The fast paths: bands, threads, folding, low rank, running sums ----------
+
+
+@pytest.fixture
+def small_bands(monkeypatch):
+    """Bands of a row or two, and threads even for tiny arrays, so tests cross band edges."""
+    monkeypatch.setattr(engine, "_BAND_BYTES", 64)
+    monkeypatch.setattr(engine, "_THREAD_MIN_SAMPLES", 0)
+
+
+@pytest.fixture
+def force_box(monkeypatch):
+    """Make the running-sum path the cheapest for every box, even a small one."""
+    monkeypatch.setattr(engine, "_BOX_COLUMN_OPS", -1000.0)
+
+
+def _plan_kind(shape, kernel):
+    (_, kind, payload), (_, fft_kind, _) = engine._plans(shape, np.asarray(kernel, float))
+    return kind, payload, fft_kind
+
+
+BANDED_KERNELS = {
+    "box 3x5": np.full((3, 5), 1 / 15),
+    "box 4x4": np.full((4, 4), 1 / 16),
+    "box 1x6": np.full((1, 6), 0.5),
+    "box 7x1": np.full((7, 1), 2.0),
+    "sobel (antisymmetric row)": np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0]),
+    "gaussian-like (symmetric, even)": np.outer([1.0, 3.0, 3.0, 1.0], [1.0, 4.0, 6.0, 4.0, 1.0]),
+    "rank 2": (np.outer([1.0, 2, 3, 2, 1], [1.0, 0, 2, 0, 1])
+               + np.outer([0.0, 1, 0, -1, 0], [1.0] * 5)),
+    "random 4x3": np.array([[0.3, -1.2, 0.5], [2.0, 0.1, -0.7], [0.0, 1.5, 0.2], [-0.4, 0.9, 1.1]]),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", list(BANDED_KERNELS))
+@pytest.mark.parametrize("threads", [1, 3])
+def test_banded_threaded_direct_matches_brute_force(rng, small_bands, mode, name, threads):
+    k = BANDED_KERNELS[name]
+    for shape in [(11, 9, 2), (2, 3), (1, 7), (6, 1, 3)]:
+        a = rng.standard_normal(shape)
+        got = convolve(a, k, mode=mode, cval=0.6, method="direct", threads=threads)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, 0.6), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_banded_fft_matches_brute_force(rng, small_bands, mode, threads):
+    for k in (BANDED_KERNELS["sobel (antisymmetric row)"], BANDED_KERNELS["random 4x3"],
+              np.full((1, 5), 0.2), np.full((6, 1), 0.5)):
+        a = rng.standard_normal((13, 10, 2))
+        got = convolve(a, k, mode=mode, cval=-0.4, method="fft", threads=threads)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, -0.4), rtol=1e-9, atol=1e-9)
+
+
+def test_paths_are_the_ones_tested(monkeypatch):
+    assert _plan_kind((50, 50), np.full((101, 101), 1.0))[0] == "box"
+    assert _plan_kind((50, 50), np.full((3, 3), 1.0))[0] == "pairs"
+    monkeypatch.setattr(engine, "_BOX_COLUMN_OPS", -1000.0)
+    assert _plan_kind((50, 50), BANDED_KERNELS["box 3x5"])[0] == "box"
+    monkeypatch.undo()
+    kind, pairs, fft_kind = _plan_kind((50, 50), BANDED_KERNELS["rank 2"])
+    assert kind == "pairs" and len(pairs) == 2 and fft_kind == "full"
+    kind, pairs, fft_kind = _plan_kind((50, 50), BANDED_KERNELS["sobel (antisymmetric row)"])
+    assert kind == "pairs" and len(pairs) == 1 and fft_kind == "separable"
+    assert _plan_kind((50, 50), BANDED_KERNELS["random 4x3"])[0] == "full"
+    assert engine._symmetry(np.array([1.0, 0.0, -1.0])) == -1
+    assert engine._symmetry(np.array([1.0, 3.0, 3.0, 1.0])) == 1
+    assert engine._symmetry(np.array([1.0, 2.0, 3.0])) == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_low_rank_kernel_larger_than_image(rng, small_bands, mode, method):
+    u = rng.standard_normal((3, 9))
+    v = rng.standard_normal((3, 11))
+    k = u.T @ v  # rank 3, 9x11: three separable pairs beat 99 taps
+    assert _plan_kind((4, 5), k)[0] == "pairs"
+    a = rng.standard_normal((4, 5, 2))
+    got = convolve(a, k, mode=mode, method=method, threads=2)
+    np.testing.assert_allclose(got, brute_convolve(a, k, mode), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", [(2, 2), (4, 4), (5, 12), (13, 3), (9, 9), (1, 5), (6, 1)])
+def test_box_running_sums_match_brute_force(rng, small_bands, force_box, mode, size):
+    k = np.full(size, 1.0 / (size[0] * size[1]))
+    for shape in [(7, 6), (3, 2, 3), (1, 1), (12, 5)]:
+        a = rng.standard_normal(shape)
+        got = convolve(a, k, mode=mode, cval=1.5, method="direct", threads=2)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, 1.5), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", [15, 51, 101])
+def test_box_float32_exact_to_1e4_on_a_large_image(rng, mode, size):
+    from convtool.kernels import mean_kernel
+
+    a = rng.random((260, 230, 3)).astype(np.float32) * 255
+    got = convolve(a, mean_kernel(size).array, mode=mode, cval=3.0, method="auto")
+    assert got.dtype == np.float32
+    expected = ndi.uniform_filter(a.astype(np.float64), size=(size, size, 1), mode=mode, cval=3.0)
+    assert np.max(np.abs(got - expected)) <= 1e-4 * np.max(np.abs(expected))
+
+
+@pytest.mark.parametrize("method", ["auto", "direct", "fft"])
+def test_every_method_float32_exact_to_1e4(rng, method):
+    from convtool.kernels import gaussian_kernel
+
+    a = rng.random((130, 110, 3)).astype(np.float32)
+    kernels = [gaussian_kernel(2.0).array, gaussian_kernel(9.0).array,
+               rng.standard_normal((21, 21)), rng.standard_normal((8, 5))]
+    for k in kernels:
+        got = convolve(a, k, method=method)
+        expected = ndi.convolve(a.astype(np.float64), k[:, :, None], mode="reflect")
+        assert np.max(np.abs(got - expected)) <= 1e-4 * np.max(np.abs(expected))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("n, channels", [(37, ()), (9, (70,)), (5, (2, 40))])
+def test_1d_kernels_both_layouts(rng, small_bands, mode, method, n, channels):
+    # Few trailing samples filter along one long row; many filter down the columns.
+    a = rng.standard_normal((n, *channels))
+    for k in (np.full(4, 0.25), np.array([1.0, -2.0, 0.5]), np.array([1.0, 2.0, 2.0, 1.0, 3.0])):
+        got = convolve(a, k, mode=mode, cval=0.5, method=method, threads=2)
+        np.testing.assert_allclose(got, brute_convolve(a, k, mode, 0.5), rtol=1e-9, atol=1e-9)
+
+
+def test_threads_do_not_change_the_result(rng, small_bands):
+    a = rng.random((40, 30, 3)).astype(np.float32)
+    for k in (BANDED_KERNELS["rank 2"], BANDED_KERNELS["box 3x5"], rng.standard_normal((6, 6))):
+        for method in ("direct", "fft"):
+            one = convolve(a, k, method=method, threads=1)
+            many = convolve(a, k, method=method, threads=4)
+            np.testing.assert_allclose(many, one, rtol=1e-6, atol=1e-6)
+
+
+def test_threads_argument_checked():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(UsageError, match="threads must be a whole number"):
+            convolve(np.zeros((4, 4)), np.ones((3, 3)), threads=bad)
+
+
+def test_non_contiguous_input_not_modified(rng):
+    base = rng.random((30, 40, 4))
+    a = base[::2, ::-1, 1:]
+    before = a.copy()
+    for method in ("direct", "fft"):
+        got = convolve(a, np.full((3, 3), 1 / 9), method=method)
+        np.testing.assert_allclose(got, brute_convolve(before, np.full((3, 3), 1 / 9)),
+                                   rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(a, before)
+
+
+def test_choose_method_fast_paths():
+    from convtool.kernels import gaussian_kernel, mean_kernel
+
+    # A box costs the same at any size: always direct.
+    assert choose_method((4000, 3000, 3), mean_kernel(101).array) == "direct"
+    assert choose_method((2000, 2000), gaussian_kernel(1.0).array) == "direct"
+    # A huge non-separable kernel on a photo goes to the FFT.
+    rng = np.random.default_rng(1)
+    assert choose_method((4000, 3000, 3), rng.standard_normal((127, 127))) == "fft"
+
+
+def test_separable_factors_without_svd_match_svd():
+    k = np.outer([1.0, -2.0, 4.0], [0.5, 1.0, 0.25, 3.0])
+    col, row = separable_factors(k)
+    np.testing.assert_allclose(np.outer(col, row), k, atol=1e-12)
+    assert np.isclose(np.linalg.norm(col), np.linalg.norm(row))
+    assert row.sum() > 0
+    assert separable_factors(np.zeros((3, 3))) is not None
+
+
+def test_fft_channels_do_not_leak_into_each_other(rng):
+    # 50 + 7 - 1 = 56 rows pad to a transform of 60: the spare rows must be zeroed
+    # for every channel, or each channel's rounding error grows with the last's.
+    a = rng.random((50, 44, 6)).astype(np.float32)
+    k = rng.standard_normal((7, 7))
+    assert next_fast_len(50 + 7 - 1) > 50 + 7 - 1
+    got = convolve(a, k, method="fft")
+    expected = ndi.convolve(a.astype(np.float64), k[:, :, None], mode="reflect")
+    err = np.abs(got - expected).max(axis=(0, 1)) / np.abs(expected).max()
+    assert np.all(err < 2e-6), err
