@@ -392,3 +392,10 @@ def test_fft_channels_do_not_leak_into_each_other(rng):
     expected = ndi.convolve(a.astype(np.float64), k[:, :, None], mode="reflect")
     err = np.abs(got - expected).max(axis=(0, 1)) / np.abs(expected).max()
     assert np.all(err < 2e-6), err
+
+
+def test_tiny_rank1_kernel_does_not_underflow():
+    # A kernel of 1e-236 values once divided by a norm that underflowed to 0.
+    k = np.full((2, 2), 9.5905799e-236)
+    out = convolve(np.ones((3, 3)), k, method="direct")
+    np.testing.assert_allclose(out, np.full((3, 3), 4 * 9.5905799e-236), rtol=1e-12)

@@ -147,7 +147,11 @@ def _outer_factors(k: np.ndarray):
     column, row = k[:, j] / peak, k[i].copy()
     if np.max(np.abs(np.outer(column, row) - k)) > 1e-14 * abs(peak) * max(k.shape):
         return None
-    balance = math.sqrt(np.linalg.norm(row) / np.linalg.norm(column))
+    # Give both factors the same norm. Norms are taken of vectors whose largest
+    # value is 1: those of a tiny kernel's own values would underflow (1e-236
+    # squared is 0) and divide by zero.
+    ratio = abs(peak) * np.linalg.norm(row / peak) / np.linalg.norm(column)
+    balance = math.sqrt(ratio)
     return column * balance, row / balance
 
 
