@@ -103,6 +103,9 @@ class FilterJob:
         How an alpha channel takes part (:data:`convtool.imaging.ALPHA_MODES`).
     linear : bool
         Convolve in linear light (sRGB decoded before, encoded after).
+    threads : int or None
+        Threads the engine may use for one image; None: one per core.
+        :func:`run_batch` divides the cores among its worker processes.
     """
 
     kernel: Kernel
@@ -119,6 +122,8 @@ class FilterJob:
     # Alpha and colour space (issue 3).
     alpha: str = "premultiply"
     linear: bool = False
+    # Engine threads per image (None: one per core); batch runs share the cores out.
+    threads: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "mode", engine.normalize_mode(self.mode))
@@ -142,11 +147,12 @@ class FilterJob:
 
 def _respond(job: FilterJob, pixels: np.ndarray, method: str) -> np.ndarray:
     """The filter's response: one convolution, or a gradient magnitude, then the post-ops."""
-    out = engine.convolve(pixels, job.kernel.array, mode=job.mode, cval=job.cval, method=method)
+    out = engine.convolve(pixels, job.kernel.array, mode=job.mode, cval=job.cval, method=method,
+                          threads=job.threads)
     if job.kernel_y is not None:
         # Gradient pairs are transposes of each other: the same method suits both.
         other = engine.convolve(pixels, job.kernel_y.array, mode=job.mode, cval=job.cval,
-                                method=method)
+                                method=method, threads=job.threads)
         out = np.hypot(out, other)
     if job.absolute:
         out = np.abs(out)
@@ -606,7 +612,10 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | N
             for index, (source, target) in enumerate(items):
                 record(index, _process_one(job, source, target, settings))
         else:
-            _run_pool(job, items, min(jobs, len(items)), settings, record)
+            workers = min(jobs, len(items))
+            if job.threads is None:  # the cores are shared among the workers, not multiplied
+                job = replace(job, threads=max(1, default_jobs() // workers))
+            _run_pool(job, items, workers, settings, record)
     except KeyboardInterrupt:
         interrupted = True
     finally:
