@@ -124,6 +124,19 @@ def _check_taps(shape, name: str) -> None:
         raise KernelError(msg)
 
 
+def _check_finite(value, what: str) -> float:
+    """``value`` as a finite float, or a UsageError naming ``what`` (e.g. "motion: angle")."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        msg = f"{what} must be a number, got {value!r}"
+        raise UsageError(msg) from None
+    if not math.isfinite(v):
+        msg = f"{what} must be a finite number, got {value!r}"
+        raise UsageError(msg)
+    return v
+
+
 def _check_positive(value, what: str, name: str) -> float:
     try:
         v = float(value)
@@ -445,14 +458,7 @@ def motion_kernel(length: float, angle: float = 0.0) -> Kernel:
     horizontal line of odd length is exactly ``1/length`` over one row.
     """
     length = _check_positive(length, "length", "motion")
-    try:
-        angle = float(angle)
-    except (TypeError, ValueError):
-        msg = f"motion: angle must be a number of degrees, got {angle!r}"
-        raise UsageError(msg) from None
-    if not math.isfinite(angle):
-        msg = f"motion: angle must be a finite number of degrees, got {angle!r}"
-        raise UsageError(msg)
+    angle = _check_finite(angle, "motion: angle (degrees)")
     half = (length - 1.0) / 2.0
     r = math.ceil(half) + 1
     _check_taps((2 * r + 1, 2 * r + 1), "motion")
@@ -808,14 +814,7 @@ def adjust_kernel(kernel: Kernel, *, normalize: str = "none", scale: float = 1.0
         :func:`flip_kernel` for even sizes.
     """
     kernel = normalize_kernel(kernel, normalize)
-    try:
-        scale = float(scale)
-    except (TypeError, ValueError):
-        msg = f"scale must be a number, got {scale!r}"
-        raise UsageError(msg) from None
-    if not math.isfinite(scale):
-        msg = f"scale must be a finite number, got {scale!r}"
-        raise UsageError(msg)
+    scale = _check_finite(scale, "scale")
     if scale != 1.0:
         kernel = kernel.scaled(scale)
     if correlate:
