@@ -458,7 +458,7 @@ def motion_kernel(length: float, angle: float = 0.0) -> Kernel:
     horizontal line of odd length is exactly ``1/length`` over one row.
     """
     length = _check_positive(length, "length", "motion")
-    angle = _check_finite(angle, "motion: angle (degrees)")
+    angle = _check_finite(angle, "motion: angle")
     half = (length - 1.0) / 2.0
     r = math.ceil(half) + 1
     _check_taps((2 * r + 1, 2 * r + 1), "motion")
