@@ -318,16 +318,42 @@ def _rows(flat: np.ndarray, idx: np.ndarray, before: int, start: int, stop: int,
     return out
 
 
-def _fill_border(band: np.ndarray, idx: np.ndarray, before: int, n: int, value: float) -> None:
-    """Fill the padding columns of ``band`` (r, n + pad, C) from its middle ``n`` columns."""
+def _border_plan(idx: np.ndarray, before: int, n: int):
+    """How to fill each padding side of a band: ``(side, source)`` pairs for :func:`_fill_border`.
+
+    ``source`` is None for a constant side, else the columns of the band to copy:
+    a slice when the indices run by steps of -1, 0 or +1 (reflect, mirror,
+    nearest and wrap, unless the kernel is wider than the axis), which numpy
+    copies several times faster than an index array.
+    """
+    plan = []
     for part in (slice(0, before), slice(before + n, idx.size)):
         sel = idx[part]
         if sel.size == 0:
             continue
         if sel[0] < 0:  # constant mode: a whole side is outside
+            plan.append((part, None))
+            continue
+        src = before + sel
+        step = int(src[1] - src[0]) if src.size > 1 else 1
+        if step in (-1, 0, 1) and np.all(np.diff(src) == step):
+            if step == 0:
+                plan.append((part, slice(int(src[0]), int(src[0]) + 1)))
+            else:
+                stop = int(src[-1]) + step
+                plan.append((part, slice(int(src[0]), stop if stop >= 0 else None, step)))
+        else:
+            plan.append((part, src))
+    return plan
+
+
+def _fill_border(band: np.ndarray, plan, value: float) -> None:
+    """Fill the padding columns of ``band`` (r, n + pad, C) from its middle columns."""
+    for part, src in plan:
+        if src is None:
             band[:, part] = value
         else:
-            band[:, part] = band[:, before + sel]
+            band[:, part] = band[:, src]
 
 
 def _symmetry(f: np.ndarray) -> int:
@@ -467,6 +493,7 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
     rb, cb = (kc - 1) // 2, (kr - 1) // 2
     ridx = _pad_index(h, rb, kc // 2, mode)
     cidx = _pad_index(w, cb, kr // 2, mode)
+    cplan = _border_plan(cidx, cb, w)
     flat = a3.reshape(h, w * c)
     out = np.empty((h, w, c), dt)
     oflat = out.reshape(h, w * c)
@@ -504,9 +531,15 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
                     # The differences are one ufunc call per band, the sum one per row.
                     fresh = (a - h0) % restart == 0
                     if fresh:
-                        acc[...] = padded_row(a)
-                        for p in range(a + 1, a + kc):
-                            acc += padded_row(p)
+                        i0 = ridx[a]
+                        if i0 >= 0 and ridx[a + kc - 1] == i0 + kc - 1:
+                            # The window lies inside the array: one call, the same sum
+                            # in the same order as the loop below.
+                            np.add.reduce(flat[i0:i0 + kc], axis=0, out=acc)
+                        else:
+                            acc[...] = padded_row(a)
+                            for p in range(a + 1, a + kc):
+                                acc += padded_row(p)
                     s0 = int(fresh)
                     diff = tmp[:r - s0, :w * c]
                     np.subtract(_rows(flat, ridx, rb, a + s0 + kc - 1, b + kc - 1, cval, hbuf),
@@ -527,7 +560,7 @@ def _direct_pairs(a3, pairs, mode, cval, pool, box=None):
                 if kr == 1 and box is None:
                     np.multiply(vmid, fr[0], out=target)
                 else:
-                    _fill_border(v3, cidx, cb, w, side)
+                    _fill_border(v3, cplan, side)
                     if box is not None:
                         _window_sums(vbuf[:r], kr, c, w, target, (tmp[:r], tmp2[:r]))
                     else:
@@ -547,7 +580,7 @@ def _direct_full(a3, kernel, mode, cval, pool):
     kh, kw = kernel.shape
     rb, cb = (kh - 1) // 2, (kw - 1) // 2
     ridx = _pad_index(h, rb, kh // 2, mode)
-    cidx = _pad_index(w, cb, kw // 2, mode)
+    cplan = _border_plan(_pad_index(w, cb, kw // 2, mode), cb, w)
     flat = a3.reshape(h, w * c)
     out = np.empty((h, w, c), dt)
     oflat = out.reshape(h, w * c)
@@ -566,7 +599,7 @@ def _direct_full(a3, kernel, mode, cval, pool):
             r = b - a
             rows = r + kh - 1
             pbuf[:rows, cb * c:(cb + w) * c] = _rows(flat, ridx, rb, a, a + rows, cval, gbuf)
-            _fill_border(pbuf[:rows].reshape(rows, wp, c), cidx, cb, w, cval)
+            _fill_border(pbuf[:rows].reshape(rows, wp, c), cplan, cval)
             target = oflat[a:b]
             if not taps:
                 target[...] = 0
