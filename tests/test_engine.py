@@ -399,3 +399,16 @@ def test_tiny_rank1_kernel_does_not_underflow():
     k = np.full((2, 2), 9.5905799e-236)
     out = convolve(np.ones((3, 3)), k, method="direct")
     np.testing.assert_allclose(out, np.full((3, 3), 4 * 9.5905799e-236), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_border_plan_fills_like_the_index_array(rng, mode):
+    # Slices where the pad runs by steps of -1, 0 or +1, the index array otherwise
+    # (kernels wider than the axis); either way the same columns as np.take.
+    pads = [(6, 2, 3), (1, 0, 1), (1, 3, 3), (3, 5, 4), (4, 0, 4), (5, 4, 0), (2, 1, 7)]
+    for w, before, after in pads:
+        idx = engine._pad_index(w, before, after, mode)
+        band = rng.standard_normal((3, idx.size, 2))
+        expected = np.where((idx < 0)[None, :, None], -2.5, band[:, before + np.maximum(idx, 0)])
+        engine._fill_border(band, engine._border_plan(idx, before, w), -2.5)
+        np.testing.assert_array_equal(band, expected)
