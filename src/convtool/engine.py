@@ -54,8 +54,13 @@ SEPARABLE_RTOL = 1e-6
 # direct, 0.5-1.5x for fft, medians 1.04 and 0.99):
 #   _DIRECT_COST    one ufunc pass over one sample (a multiply, add or copy in cache)
 #   _BOX_COLUMN_OPS passes per sample of the box's running sum down the columns
-#                   (a constant, mostly call overhead; fitted before the sum went
-#                   from three ufunc calls per row to one, so now an overestimate)
+#                   (a constant, mostly call overhead). Fitted at 19.2 before the sum
+#                   went from three ufunc calls per row to one; set by hand to 8 after
+#                   timing the box against folded taps (method="direct", both paths
+#                   forced, median of 7-30, float32 RGB 256x256 to 4000x3000): the box
+#                   won from 5x5 up (0.6-0.8x the time; 1.08x at 5x5 on 256x256) and
+#                   tied at 3x3 (0.86-1.2x), so 8 puts the switch between 3 and 5
+#                   (3x3: 12 passes against 10 folded; 5x5: 13 against 16).
 #   _FFT_COST       one unit of n*log2(n) of a real 1-D transform pair, per line
 #   _FFT2_COST      one unit of N*log2(N) of a real 2-D transform pair, per channel
 #                   (plus one for the kernel's transform)
@@ -64,7 +69,7 @@ SEPARABLE_RTOL = 1e-6
 #   _OVERHEAD       fixed cost of a call (thread pool, planning); it cancels out
 #                   of the choice and only matters to estimates
 _DIRECT_COST = 1.16e-10
-_BOX_COLUMN_OPS = 19.2
+_BOX_COLUMN_OPS = 8.0
 _FFT_COST = 6.46e-10
 _FFT2_COST = 5.58e-10
 _FFT_PASS_COST = 0.0
