@@ -45,8 +45,15 @@ _NUMPY_PAD_MODE = {
 }
 
 # A 2-D kernel whose second singular value is below this fraction of the first
-# is treated as rank 1 (separable). float32 data cannot tell the difference.
+# is treated as rank 1 (separable). float32 data cannot tell the difference;
+# float64 data can, so its convolutions split kernels only to a much finer
+# tolerance (a 1e-10 part of a kernel once went missing from a float64 result).
 SEPARABLE_RTOL = 1e-6
+SEPARABLE_RTOL_FLOAT64 = 1e-13
+
+
+def _rank_rtol(dtype) -> float:
+    return SEPARABLE_RTOL_FLOAT64 if np.dtype(dtype) == np.float64 else SEPARABLE_RTOL
 
 # Cost-model constants (seconds), fitted on the development machine (2 shared
 # cores, default threads) by ``PYTHONPATH=src python benchmarks/calibrate.py``
@@ -785,7 +792,7 @@ def _box_ops(kc: int, kr: int) -> float:
     return _BOX_COLUMN_OPS + (kr.bit_length() - 1) + bin(kr).count("1") + 1.0
 
 
-def _direct_plans(kernel: np.ndarray):
+def _direct_plans(kernel: np.ndarray, rtol: float = SEPARABLE_RTOL):
     """The cheapest way to run a 2-D kernel directly.
 
     Returns ``(ufunc passes per sample, kind, payload, pairs)``, where ``pairs``
@@ -800,7 +807,7 @@ def _direct_plans(kernel: np.ndarray):
         pairs = [(kernel[:, 0].copy(), np.ones(1))] if kw == 1 else \
             [(np.ones(1), kernel[0].copy())]
     else:
-        pairs = _low_rank(kernel)
+        pairs = _low_rank(kernel, rtol)
     ops = 0.0
     for col, row in pairs:
         ops += _fir_ops(col.size, _symmetry(col) != 0) + _fir_ops(row.size, _symmetry(row) != 0)
@@ -846,7 +853,7 @@ def _shape3(shape, kernel_ndim: int):
     return (1, shape[0], rest) if rest < 64 else (shape[0], 1, rest)
 
 
-def _plans(shape, kernel: np.ndarray):
+def _plans(shape, kernel: np.ndarray, rtol: float = SEPARABLE_RTOL):
     """The direct and FFT plans for a 1-D or 2-D kernel, each ``(work, kind, payload)``.
 
     The direct work is ufunc passes times samples; see :func:`_direct_seconds`.
@@ -854,7 +861,7 @@ def _plans(shape, kernel: np.ndarray):
     shape3 = _shape3(tuple(shape), kernel.ndim)
     k2 = kernel if kernel.ndim == 2 else (
         kernel[None, :] if shape3[0] == 1 else kernel[:, None])
-    ops, kind, payload, pairs = _direct_plans(k2)
+    ops, kind, payload, pairs = _direct_plans(k2, rtol)
     return (ops * math.prod(shape3), kind, payload), _fft_plan(shape3, k2, pairs)
 
 
@@ -952,7 +959,8 @@ def convolve(array, kernel, *, mode: str = "reflect", cval: float = 0.0,
     pairs, and filters a box kernel (all values equal) by running sums, whose
     time does not grow with the box. The FFT method transforms each axis alone
     for a separable kernel. Both are exact to float rounding: every shortcut
-    (rank, symmetry) is taken only within ``SEPARABLE_RTOL`` of the kernel.
+    (rank, symmetry) is taken only within ``SEPARABLE_RTOL`` of the kernel for
+    float32 data (below its resolution), ``SEPARABLE_RTOL_FLOAT64`` for float64.
 
     Examples
     --------
@@ -978,7 +986,7 @@ def convolve(array, kernel, *, mode: str = "reflect", cval: float = 0.0,
             return _convolve_fft_nd(a, k, mode, cval)
         return _convolve_direct_nd(a, k, mode, cval)
     a3, k2 = _as_3d(a, k)
-    direct, fft = _plans(a.shape, k)
+    direct, fft = _plans(a.shape, k, _rank_rtol(a.dtype))
     if method == "auto":
         method = "fft" if _fft_seconds(fft[0]) < _direct_seconds(direct[0]) else "direct"
     if nthreads > 1 and a.size >= _THREAD_MIN_SAMPLES:

@@ -277,7 +277,9 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
         name = getattr(source, "name", "<stream>")
     with _open(source, name, max_pixels) as opened:
         frames = []
-        for index in range(getattr(opened, "n_frames", 1)):
+        with _decoding(name):  # counting a TIFF's pages reads every page's tags
+            count = getattr(opened, "n_frames", 1)
+        for index in range(count):
             with _decoding(name):
                 opened.seek(index)
             frames.append(_from_pil(opened, name))
@@ -372,7 +374,8 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
     if fmt == "PNG" and getattr(im, "text", None):
         info["text"] = dict(im.text)
     if is_tiff:
-        tags = im.getexif()
+        with _decoding(name):  # a damaged tag is only a warning to Pillow: refuse it too
+            tags = im.getexif()
         meta = PILImage.Exif()
         for tag in _TIFF_META_TAGS:
             if tag in tags:
