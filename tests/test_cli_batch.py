@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -193,6 +194,12 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path, samples, jobs):
     done = int(stderr.split(" done,")[0].rsplit("\n", 1)[-1].split()[-1])
     # A file renamed into place just as the stop came may be counted as not done.
     assert done <= len(written) <= done + int(jobs)
+    # The files not done are named (up to ten), each an input of the run.
+    named = [line.split("not done: ", 1)[1] for line in stderr.splitlines()
+             if line.startswith("convtool: not done: ")]
+    assert 1 <= len(named) <= 10
+    assert all(pathlib.Path(name).parent == folder for name in named)
+    assert len(named) == 10 or "... and" not in stderr
 
 
 def test_single_file_default_overwrites_and_skip_existing_keeps(samples, tmp_path):

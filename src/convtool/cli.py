@@ -513,6 +513,9 @@ def _rich_progress(total: int):
         yield on_result
 
 
+_NOT_DONE_LISTED = 10  # after Ctrl-C, the files not done are named up to this many
+
+
 def _print_summary(report, options, stale) -> None:
     import os
 
@@ -528,6 +531,12 @@ def _print_summary(report, options, stale) -> None:
     if report.interrupted:
         typer.echo(f"convtool: interrupted: {report.count('interrupted')} file(s) not done; "
                    "run again with --skip-existing to finish", err=True)
+        not_done = [r.source for r in report.results if r.status == "interrupted"]
+        for source in not_done[:_NOT_DONE_LISTED]:
+            typer.echo(f"convtool: not done: {source}", err=True)
+        if len(not_done) > _NOT_DONE_LISTED:
+            typer.echo(f"convtool: ... and {len(not_done) - _NOT_DONE_LISTED} more "
+                       "(--json lists them all)", err=True)
     if options["quiet"]:
         return
     done = report.count("done")
