@@ -30,6 +30,8 @@ try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as _click_errors
 except ImportError:  # pragma: no cover - older typer on click
     from click import exceptions as _click_errors
+# Older click has no NoArgsIsHelpError ("except ():" then matches nothing).
+_NO_ARGS_IS_HELP = getattr(_click_errors, "NoArgsIsHelpError", ())
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Report usage errors (unknown option, missing argument) as one line on stderr."""
@@ -42,7 +44,7 @@ class _OneLineErrors(typer.core.TyperGroup):
         except typer.Abort:
             sys.stderr.write("convtool: error: interrupted\n")
             sys.exit(130)
-        except _click_errors.NoArgsIsHelpError as e:
+        except _NO_ARGS_IS_HELP as e:
             sys.stderr.write(e.format_message() + "\n")
             sys.exit(e.exit_code)
         except _click_errors.ClickException as e:
