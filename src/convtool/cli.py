@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - older typer on click
 # Older click has no NoArgsIsHelpError ("except ():" then matches nothing).
 _NO_ARGS_IS_HELP = getattr(_click_errors, "NoArgsIsHelpError", ())
 
+
 class _OneLineErrors(typer.core.TyperGroup):
     """Report usage errors (unknown option, missing argument) as one line on stderr."""
 
