@@ -279,7 +279,6 @@ def process_file(job: FilterJob, source, target, *, format: str | None = None,
 # Batch runs: expanding inputs, naming outputs, running files in workers.
 # --------------------------------------------------------------------------
 
-TEMP_PATTERN = ".convtool-*.tmp"  # what imaging.write_image names its temporary files
 
 @dataclass(frozen=True)
 class InputFile:
@@ -405,7 +404,7 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
             return None
         if exclude and _matches(name, exclude):
             return None
-        if os.path.basename(path).startswith(".convtool-"):
+        if os.path.basename(path).startswith(imaging.TEMP_PREFIX):
             return None  # a temporary file left by an interrupted write
         if not direct and os.path.splitext(path)[1].lower() not in image_exts:
             return InputFile(path, name, "not an image file (by its extension)")
@@ -635,7 +634,7 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None, format: str | N
 def _temp_files(folders) -> set[str]:
     found = set()
     for folder in folders:
-        found.update(glob.glob(os.path.join(glob.escape(folder), TEMP_PATTERN)))
+        found.update(glob.glob(os.path.join(glob.escape(folder), imaging.TEMP_PATTERN)))
     return found
 
 

@@ -745,10 +745,15 @@ def encode_image(image: Image, options: SaveOptions | None = None) -> bytes:
     return buffer.getvalue()
 
 
+# An output is written to a hidden file named so, then renamed into place.
+TEMP_PREFIX, TEMP_SUFFIX = ".convtool-", ".tmp"
+TEMP_PATTERN = f"{TEMP_PREFIX}*{TEMP_SUFFIX}"
+
+
 def _temp_names(folder: str):
     """Candidate names for the hidden temporary file of an output in ``folder``."""
     for _ in range(100):
-        yield os.path.join(folder, f".convtool-{secrets.token_hex(8)}.tmp")
+        yield os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
 
 
 def _create_temp(tmp: str, folder: str, path: str) -> int:
