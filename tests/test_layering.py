@@ -52,8 +52,9 @@ def submodules(package: str) -> list[str]:
 
 # package -> (convtool modules its submodules may load, libraries beyond the standard library)
 LOWER_LAYERS = {
-    "imaging": (("convtool.errors", "convtool.imaging"), {"numpy", "PIL"}),
-    "kernels": (("convtool.errors", "convtool.kernels", "convtool.engine"), {"numpy"}),
+    "imaging": (("convtool.errors", "convtool._lazy", "convtool.imaging"), {"numpy", "PIL"}),
+    "kernels": (("convtool.errors", "convtool._lazy", "convtool.kernels", "convtool.engine"),
+                {"numpy"}),
 }
 
 

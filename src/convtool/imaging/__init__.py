@@ -51,6 +51,8 @@ module              job
 
 from __future__ import annotations
 
+from convtool._lazy import lazy_attributes
+
 # The errors were importable from the old single module; kept for callers that did.
 from convtool.errors import ImageReadError, ImageWriteError, UsageError
 
@@ -86,17 +88,4 @@ _EXPORTS = {
 
 __all__ = ["ImageReadError", "ImageWriteError", "UsageError", *_EXPORTS]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module 'convtool.imaging' has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, __all__)

@@ -53,7 +53,14 @@ def linear_to_srgb(values) -> np.ndarray:
 
 
 def premultiply(pixels) -> np.ndarray:
-    """Colour channels times alpha (the last channel), as a new array of shape (H, W, C)."""
+    """Colour channels times alpha (the last channel), as a new array of shape (H, W, C).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> premultiply(np.array([[[1.0, 0.5]]]))
+    array([[[0.5, 0.5]]])
+    """
     out = np.array(pixels)
     out[..., :-1] *= out[..., -1:]
     return out
@@ -69,14 +76,28 @@ def _unpremultiply_inplace(a: np.ndarray) -> None:
 
 
 def unpremultiply(pixels) -> np.ndarray:
-    """Divide colour channels by alpha (the last channel); colour is 0 where alpha <= 0."""
+    """Divide colour channels by alpha (the last channel); colour is 0 where alpha <= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unpremultiply(np.array([[[0.25, 0.5], [0.3, 0.0]]]))
+    array([[[0.5, 0.5],
+            [0. , 0. ]]])
+    """
     out = np.array(pixels)
     _unpremultiply_inplace(out)
     return out
 
 
 def normalize_alpha(alpha: str) -> str:
-    """Return the canonical alpha mode, or raise :class:`UsageError`."""
+    """Return the canonical alpha mode, or raise :class:`UsageError`.
+
+    Examples
+    --------
+    >>> normalize_alpha(" Separate ")
+    'separate'
+    """
     name = str(alpha).strip().lower()
     if name not in ALPHA_MODES:
         msg = f"unknown alpha mode {alpha!r}: choose one of {', '.join(ALPHA_MODES)}"

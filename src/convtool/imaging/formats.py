@@ -14,7 +14,13 @@ from convtool.imaging.model import SaveOptions
 
 
 def output_format(path, format: str | None = None) -> str:
-    """The Pillow format to save ``path`` as: ``format`` if given, else from the extension."""
+    """The Pillow format to save ``path`` as: ``format`` if given, else from the extension.
+
+    Examples
+    --------
+    >>> output_format("out.JPG"), output_format("-", "tif")
+    ('JPEG', 'TIFF')
+    """
     path = os.fspath(path)
     PILImage.init()
     if format:
@@ -45,7 +51,13 @@ def readable_extensions() -> frozenset[str]:
 
 
 def extension_for(fmt: str) -> str:
-    """The file extension an output in Pillow format ``fmt`` gets, e.g. ``".jpg"``."""
+    """The file extension an output in Pillow format ``fmt`` gets, e.g. ``".jpg"``.
+
+    Examples
+    --------
+    >>> extension_for("JPEG"), extension_for("PNG")
+    ('.jpg', '.png')
+    """
     if fmt in FORMAT_EXTENSIONS:
         return FORMAT_EXTENSIONS[fmt]
     for ext, f in PILImage.registered_extensions().items():

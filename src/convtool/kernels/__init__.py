@@ -32,6 +32,8 @@ Examples
 
 from __future__ import annotations
 
+from convtool._lazy import lazy_attributes
+
 # The errors were importable from the old single module; kept for callers that did.
 from convtool.errors import KernelError, UsageError
 
@@ -75,17 +77,4 @@ _EXPORTS = {
 
 __all__ = ["KernelError", "UsageError", *_EXPORTS]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module 'convtool.kernels' has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, __all__)

@@ -17,6 +17,14 @@ def normalize_kernel(kernel: Kernel, how: str = "auto") -> Kernel:
 
     ``"sum"`` on a zero-sum kernel (an edge detector) is a :class:`KernelError`;
     ``"auto"`` leaves it alone.
+
+    Examples
+    --------
+    >>> from convtool.kernels import parse_kernel
+    >>> normalize_kernel(parse_kernel("1 2 1")).array
+    array([[0.25, 0.5 , 0.25]])
+    >>> normalize_kernel(parse_kernel("sobel-x")).array[0]  # zero-sum: left alone
+    array([ 1.,  0., -1.])
     """
     how = str(how).strip().lower()
     if how not in NORMALIZE_CHOICES:
@@ -36,6 +44,14 @@ def flip_kernel(kernel: Kernel) -> Kernel:
     the flipped weights along every even axis, so the result equals
     ``scipy.ndimage.correlate`` (origin ``k // 2``) for odd and even sizes.
     The kernel grows by one along even axes.
+
+    Examples
+    --------
+    >>> from convtool.kernels import parse_kernel
+    >>> flip_kernel(parse_kernel("1 2 3")).array
+    array([[3., 2., 1.]])
+    >>> flip_kernel(parse_kernel("1 2")).array  # even width: a zero in front
+    array([[0., 2., 1.]])
     """
     array = _flip(kernel.array, tuple(range(kernel.array.ndim)))
     factors = derived_factors(kernel, _flip_factors)
@@ -67,6 +83,12 @@ def adjust_kernel(kernel: Kernel, *, normalize: str = "none", scale: float = 1.0
     correlate : bool
         Correlate instead of convolve (do not flip the kernel); see
         :func:`flip_kernel` for even sizes.
+
+    Examples
+    --------
+    >>> from convtool.kernels import parse_kernel
+    >>> adjust_kernel(parse_kernel("1 2 1"), normalize="sum", scale=2).array
+    array([[0.5, 1. , 0.5]])
     """
     kernel = normalize_kernel(kernel, normalize)
     scale = check_finite(scale, "scale")
@@ -81,6 +103,12 @@ def response_bound(kernel: Kernel) -> float:
     """The largest ``|response|`` the kernel can give on data in 0..1.
 
     That is the larger of the sums of its positive and of its negative weights.
+
+    Examples
+    --------
+    >>> from convtool.kernels import parse_kernel
+    >>> response_bound(parse_kernel("sobel-x"))
+    4.0
     """
     a = kernel.array
     return float(max(a[a > 0].sum(), -a[a < 0].sum()))

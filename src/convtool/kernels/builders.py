@@ -44,6 +44,11 @@ def gaussian_1d(sigma: float, radius: int | None = None) -> np.ndarray:
     """Normalised 1-D Gaussian weights over ``-radius..radius``.
 
     The radius defaults to ``round(4 * sigma)``, scipy.ndimage's ``truncate=4.0``.
+
+    Examples
+    --------
+    >>> gaussian_1d(1.0).round(3)
+    array([0.   , 0.004, 0.054, 0.242, 0.399, 0.242, 0.054, 0.004, 0.   ])
     """
     sigma = check_positive(sigma, "sigma", "gaussian")
     if radius is None:
@@ -97,6 +102,11 @@ def mean_kernel(size) -> Kernel:
     ----------
     size : int or (int, int)
         Side length, or ``(height, width)``.
+
+    Examples
+    --------
+    >>> mean_kernel((1, 3)).array
+    array([[0.33333333, 0.33333333, 0.33333333]])
     """
     h, w = (size, size) if np.ndim(size) == 0 else tuple(size)
     for v in (h, w):
@@ -140,7 +150,15 @@ def gradient_kernel(operator: GradientOperator, axis: Literal["x", "y"]) -> Kern
 
 
 def laplacian_kernel(neighbours: int = 4) -> Kernel:
-    """The 3x3 Laplacian over 4 or 8 neighbours (centre -4 or -8, sum 0)."""
+    """The 3x3 Laplacian over 4 or 8 neighbours (centre -4 or -8, sum 0).
+
+    Examples
+    --------
+    >>> laplacian_kernel(8).array
+    array([[ 1.,  1.,  1.],
+           [ 1., -8.,  1.],
+           [ 1.,  1.,  1.]])
+    """
     if neighbours not in (4, 8):
         msg = f"laplacian: neighbours must be 4 or 8, got {neighbours!r}"
         raise UsageError(msg)
@@ -152,6 +170,13 @@ def disk_kernel(radius: float) -> Kernel:
 
     The kernel is ``2 * floor(radius) + 1`` wide; a pixel belongs to the disc
     when its centre is at most ``radius`` from the kernel's centre.
+
+    Examples
+    --------
+    >>> disk_kernel(1).array * 5
+    array([[0., 1., 0.],
+           [1., 1., 1.],
+           [0., 1., 0.]])
     """
     radius = check_positive(radius, "radius", "disk")
     r = math.floor(radius)
@@ -168,6 +193,11 @@ def motion_kernel(length: float, angle: float = 0.0) -> Kernel:
     grow downwards). Each pixel's weight is ``max(0, 1 - d)`` for its distance
     ``d`` to the line segment, so lines at any angle are anti-aliased; a
     horizontal line of odd length is exactly ``1/length`` over one row.
+
+    Examples
+    --------
+    >>> motion_kernel(3).array * 3
+    array([[1., 1., 1.]])
     """
     length = check_positive(length, "length", "motion")
     angle = check_finite(angle, "motion: angle")
@@ -196,6 +226,12 @@ def log_kernel(sigma: float, radius: int | None = None) -> Kernel:
     ``g2 = g * (x**2 - sigma**2) / sigma**4`` as ``outer(g2, g) + outer(g, g2)``
     (negative at the centre). ``g2`` is shifted by a multiple of ``g`` so that
     it sums to 0: a flat image gives 0, not a rounding residue.
+
+    Examples
+    --------
+    >>> k = log_kernel(1.0)
+    >>> k.shape, k.zero_sum, bool(k.array[4, 4] < 0)
+    ((9, 9), True, True)
     """
     sigma = check_positive(sigma, "sigma", "log")
     g = gaussian_1d(sigma, radius)
@@ -213,6 +249,12 @@ def unsharp_kernel(sigma: float, amount: float, radius: int | None = None) -> Ke
     """Unsharp masking as one kernel: ``(1 + amount) * identity - amount * gaussian``.
 
     Convolving with it gives ``image + amount * (image - gaussian(image))``.
+
+    Examples
+    --------
+    >>> k = unsharp_kernel(1.0, amount=0.5)
+    >>> k.shape, round(k.sum, 12)
+    ((9, 9), 1.0)
     """
     try:
         amount = float(amount)

@@ -98,9 +98,18 @@ def load_kernel(path) -> Kernel:
     rows; the kernel is divided by ``scale`` and ``offset`` (in 8-bit units,
     0..255, as libvips applies it to 8-bit images) becomes
     :attr:`Kernel.offset` on the 0..1 scale. Errors name the file and the line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "blur.mat")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("3 1 4\\n1 2 1\\n")
+    >>> load_kernel(path).array
+    array([[0.25, 0.5 , 0.25]])
+    >>> import shutil; shutil.rmtree(os.path.dirname(path))
     """
     path = os.fspath(path)
-    name = os.path.basename(path)
     if not os.path.exists(path):
         msg = f"kernel file {path}: no such file"
         raise KernelError(msg)
@@ -108,34 +117,44 @@ def load_kernel(path) -> Kernel:
         msg = f"kernel file {path}: is a folder, not a file"
         raise KernelError(msg)
     if path.lower().endswith(".npy"):
-        try:
-            with open(path, "rb") as f:
-                # Read the header's shape first, to refuse a huge kernel before
-                # allocating it.
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, _, _ = np.lib.format.read_array_header_1_0(f)
-                else:
-                    shape, _, _ = np.lib.format.read_array_header_2_0(f)
-                if len(shape) in (1, 2):
-                    check_taps(shape, f"kernel file {path}")
-                f.seek(0)
-                a = np.load(f, allow_pickle=False)
-        except KernelError:
-            raise
-        except (OSError, ValueError) as e:
-            msg = f"kernel file {path}: not a readable .npy file ({e})"
-            raise KernelError(msg) from None
-        if a.dtype.kind not in "biuf":
-            msg = f"kernel file {path}: holds {a.dtype} values, not real numbers"
-            raise KernelError(msg)
-        if a.ndim not in (1, 2):
-            msg = f"kernel file {path}: holds a {a.ndim}-D array; kernels are 1-D or 2-D"
-            raise KernelError(msg)
-        if a.ndim == 1:
-            a = a[np.newaxis, :]
-        check_taps(a.shape, path)
-        return Kernel(a.astype(np.float64), name=name)
+        return _load_npy(path)
+    return _load_text(path)
+
+
+def _load_npy(path: str) -> Kernel:
+    """A ``.npy`` array of real numbers, 1-D (one row) or 2-D."""
+    try:
+        with open(path, "rb") as f:
+            # Read the header's shape first, to refuse a huge kernel before
+            # allocating it.
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, _ = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, _ = np.lib.format.read_array_header_2_0(f)
+            if len(shape) in (1, 2):
+                check_taps(shape, f"kernel file {path}")
+            f.seek(0)
+            a = np.load(f, allow_pickle=False)
+    except KernelError:
+        raise
+    except (OSError, ValueError) as e:
+        msg = f"kernel file {path}: not a readable .npy file ({e})"
+        raise KernelError(msg) from None
+    if a.dtype.kind not in "biuf":
+        msg = f"kernel file {path}: holds {a.dtype} values, not real numbers"
+        raise KernelError(msg)
+    if a.ndim not in (1, 2):
+        msg = f"kernel file {path}: holds a {a.ndim}-D array; kernels are 1-D or 2-D"
+        raise KernelError(msg)
+    if a.ndim == 1:
+        a = a[np.newaxis, :]
+    check_taps(a.shape, path)
+    return Kernel(a.astype(np.float64), name=os.path.basename(path))
+
+
+def _load_text(path: str) -> Kernel:
+    """A text or CSV file of rows, or a libvips ``.mat`` matrix."""
     is_mat = path.lower().endswith(".mat")
     try:
         with open(path, encoding="utf-8") as f:
@@ -150,5 +169,5 @@ def load_kernel(path) -> Kernel:
     except OSError as e:
         msg = f"kernel file {path}: cannot read it ({e.strerror})"
         raise KernelError(msg) from None
-    return Kernel(array, name=name)
+    return Kernel(array, name=os.path.basename(path))
 

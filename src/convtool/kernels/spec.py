@@ -177,7 +177,13 @@ def parse_kernel(spec) -> Kernel:
 
 
 def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
-    """``"WIDTHxHEIGHT"`` (or one number for a square) as ``(height, width)``."""
+    """``"WIDTHxHEIGHT"`` (or one number for a square) as ``(height, width)``.
+
+    Examples
+    --------
+    >>> parse_size("1920x1080"), parse_size("64")
+    ((1080, 1920), (64, 64))
+    """
     parts = str(text).lower().replace(" ", "").split("x")
     try:
         values = [int(p) for p in parts]
