@@ -261,6 +261,27 @@ def test_readme_mode_table_is_the_table():
     assert block in text
 
 
+def test_every_mode_is_drawn_in_the_docstring_and_the_help():
+    from convtool.engine.modes import mode_help
+
+    for m in MODE_TABLE:
+        assert f"{m.name:<9} {m.diagram()}" in convolve.__doc__
+        assert f"{m.name} '{m.diagram().strip()}'" in mode_help()
+
+
+def test_even_box_is_one_pixel_from_uniform_filter_and_correlate_matches(rng):
+    # As the README says next to the kernel table.
+    from convtool.kernels import adjust_kernel, mean_kernel
+
+    a = rng.random((20, 18))
+    uniform = ndi.uniform_filter(a, 4)
+    ours = convolve(a, mean_kernel(4).array)
+    np.testing.assert_allclose(ours[:-2, :-2], uniform[1:-1, 1:-1], atol=1e-12)
+    assert not np.allclose(ours, uniform)
+    correlated = convolve(a, adjust_kernel(mean_kernel(4), correlate=True).array)
+    np.testing.assert_allclose(correlated, uniform, atol=1e-12)
+
+
 def test_the_mode_table_loads_without_numpy():
     code = ("import sys\nfrom convtool.engine.modes import MODES, METHODS, mode_lines\n"
             "from convtool.engine import MODES as M2\n"

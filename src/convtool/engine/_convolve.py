@@ -9,7 +9,7 @@ import numpy as np
 from convtool.engine import _bands, direct, fft
 from convtool.engine._bands import SERIAL, Workers, check_threads
 from convtool.engine.analysis import compute_dtype
-from convtool.engine.modes import normalize_method, normalize_mode
+from convtool.engine.modes import mode_lines, normalize_method, normalize_mode
 from convtool.engine.planner import Plan, plan, shape3
 from convtool.errors import UsageError
 
@@ -87,9 +87,13 @@ def convolve(array, kernel=None, *, mode: str = "reflect", cval: float = 0.0,
         (colour channels) are filtered independently. May be omitted when
         ``plan`` is given.
     mode : {"reflect", "mirror", "nearest", "wrap", "constant"}
-        How the array is extended beyond its edges (see
-        :mod:`convtool.engine.modes`). Aliases: ``"edge"`` for ``"nearest"``, and
-        scipy's ``"grid-mirror"``, ``"grid-wrap"``, ``"grid-constant"``.
+        How the array is extended beyond its edges, drawn for the row ``a b c d``
+        (the table in :mod:`convtool.engine.modes`)::
+
+MODE_DIAGRAMS
+
+        Aliases: ``"edge"`` for ``"nearest"``, and scipy's ``"grid-mirror"``,
+        ``"grid-wrap"``, ``"grid-constant"``.
     cval : float
         The value outside the array for ``mode="constant"``.
     method : {"auto", "direct", "fft"}
@@ -153,3 +157,9 @@ def convolve(array, kernel=None, *, mode: str = "reflect", cval: float = 0.0,
     with workers:
         out = _run_2d(a3, p, mode, cval, workers)
     return out.reshape(a.shape)
+
+
+# The mode table is written once (convtool.engine.modes) and drawn here.
+if convolve.__doc__:  # None under python -OO
+    convolve.__doc__ = convolve.__doc__.replace(
+        "MODE_DIAGRAMS", "\n".join("            " + line for line in mode_lines()))

@@ -121,6 +121,18 @@ def mode_lines(cval: str = "cval") -> list[str]:
     return lines
 
 
+def mode_help(cval: str = "--cval") -> str:
+    """The modes as one paragraph of help text (for the command line), from the table."""
+    parts = []
+    for m in MODE_TABLE:
+        note = m.note.format(cval=cval)
+        default = "default" if m is MODE_TABLE[0] else ""
+        extra = "; ".join(p for p in (default, note) if p)
+        parts.append(f"{m.name} '{m.diagram().strip()}'" + (f" ({extra})" if extra else ""))
+    return "How the image is extended past its edges, shown for the row 'a b c d': " + \
+        ", ".join(parts) + "."
+
+
 def get_mode(mode: str) -> BoundaryMode:
     """The table entry of a mode name or alias, or raise :class:`UsageError`."""
     name = normalize_mode(mode)
