@@ -220,6 +220,10 @@ def test_a_plan_saves_the_svd(rng, monkeypatch):
     assert len(calls) == 1
     with pytest.raises(UsageError, match="differs from the plan"):
         convolve(a, k + 1, plan=p)
+    # The plan carries its analysis: no SVD even when the cache has forgotten the kernel.
+    analysis_module._CACHE.clear()
+    assert plan((20, 20), p, dtype=np.float32).rank == 31
+    assert len(calls) == 1
 
 
 def test_plan_describes_its_passes():

@@ -59,6 +59,21 @@ def fir(src, taps, out: np.ndarray, tmp: np.ndarray) -> None:
             out += tmp
 
 
+def _banded(a3, kh: int, kw: int, mode: str):
+    """What both banded paths set up for a kernel of ``kh`` x ``kw`` on ``a3`` (H, W, C).
+
+    The padded row indices, the plan of the padding columns, ``a3`` as (H, W * C),
+    the output (H, W, C) and its (H, W * C) view, and the rows of one band.
+    """
+    h, w, c = a3.shape
+    cb = (kw - 1) // 2
+    ridx = pad_index(h, (kh - 1) // 2, kh // 2, mode)
+    cplan = border_plan(pad_index(w, cb, kw // 2, mode), cb, w)
+    out = np.empty((h, w, c), a3.dtype)
+    band = band_rows(h, (w + kw - 1) * c, a3.dtype.itemsize)
+    return ridx, cplan, a3.reshape(h, w * c), out, out.reshape(h, w * c), band
+
+
 def pairs(a3, factor_pairs, mode, cval, workers, box=None):
     """Sum over ``factor_pairs`` of separable convolutions of ``a3`` (H, W, C), band by band.
 
@@ -69,14 +84,8 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
     h, w, c = a3.shape
     dt = a3.dtype
     kc, kr = factor_pairs[0][0].size, factor_pairs[0][1].size
-    rb, cb = (kc - 1) // 2, (kr - 1) // 2
-    ridx = pad_index(h, rb, kc // 2, mode)
-    cplan = border_plan(pad_index(w, cb, kr // 2, mode), cb, w)
-    flat = a3.reshape(h, w * c)
-    out = np.empty((h, w, c), dt)
-    oflat = out.reshape(h, w * c)
-    wp = w + kr - 1
-    band = band_rows(h, wp * c, dt.itemsize)
+    rb, cb, wp = (kc - 1) // 2, (kr - 1) // 2, w + kr - 1
+    ridx, cplan, flat, out, oflat, band = _banded(a3, kc, kr, mode)
     flipped = [(col[::-1].copy(), row[::-1].copy(), cval * float(col.sum()))
                for col, row in factor_pairs]
     taps = [(tap_terms(fc), tap_terms(fr)) for fc, fr, _ in flipped]
@@ -124,14 +133,8 @@ def full(a3, kernel, mode, cval, workers):
     h, w, c = a3.shape
     dt = a3.dtype
     kh, kw = kernel.shape
-    rb, cb = (kh - 1) // 2, (kw - 1) // 2
-    ridx = pad_index(h, rb, kh // 2, mode)
-    cplan = border_plan(pad_index(w, cb, kw // 2, mode), cb, w)
-    flat = a3.reshape(h, w * c)
-    out = np.empty((h, w, c), dt)
-    oflat = out.reshape(h, w * c)
-    wp = w + kw - 1
-    band = band_rows(h, wp * c, dt.itemsize)
+    rb, cb, wp = (kh - 1) // 2, (kw - 1) // 2, w + kw - 1
+    ridx, cplan, flat, out, oflat, band = _banded(a3, kh, kw, mode)
     flipped = kernel[::-1, ::-1]
     taps = [(i, j, float(flipped[i, j])) for i in range(kh) for j in range(kw)
             if flipped[i, j] != 0]
