@@ -222,6 +222,7 @@ def test_a_plan_saves_the_svd(rng, monkeypatch):
         convolve(a, k + 1, plan=p)
     # The plan carries its analysis: no SVD even when the cache has forgotten the kernel.
     analysis_module._CACHE.clear()
+    analysis_module._SVDS.clear()
     assert plan((20, 20), p, dtype=np.float32).rank == 31
     assert len(calls) == 1
 

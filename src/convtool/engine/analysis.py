@@ -111,6 +111,41 @@ def _outer_factors(k: np.ndarray):
     return column * balance, row / balance
 
 
+_SVDS: OrderedDict = OrderedDict()
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+
+
+def _key(kernel: np.ndarray, *extra):
+    digest = hashlib.blake2b(np.ascontiguousarray(kernel).tobytes(), digest_size=16).digest()
+    return (kernel.shape, *extra, digest)
+
+
+def _remember(cache: OrderedDict, key, make):
+    """``cache[key]``, made by ``make()`` when missing; the oldest entries are dropped."""
+    with _LOCK:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _LOCK:
+        cache[key] = value
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
+
+
+def _svd(kernel: np.ndarray):
+    """``np.linalg.svd(kernel)``, remembered: the factors, the rank and the planner all ask."""
+    def make():
+        parts = np.linalg.svd(kernel)
+        for part in parts:
+            part.setflags(write=False)
+        return parts
+
+    return _remember(_SVDS, _key(kernel), make)
+
+
 def _low_rank(kernel: np.ndarray, rtol: float):
     """Pairs ``(column, row)`` whose outer products sum to ``kernel`` within ``rtol``.
 
@@ -125,7 +160,7 @@ def _low_rank(kernel: np.ndarray, rtol: float):
     quick = _outer_factors(kernel)
     if quick is not None:
         return [quick]
-    u, s, vt = np.linalg.svd(kernel)
+    u, s, vt = _svd(kernel)
     if s[0] == 0.0:
         return [(np.zeros(kh), np.zeros(kw))]
     tail = np.cumsum(s[::-1])[::-1]  # tail[r] = sum of s[r:]
@@ -160,7 +195,7 @@ def separable_factors(kernel, rtol: float = SEPARABLE_RTOL):
     if quick is not None:
         column, row = quick
     else:
-        u, s, vt = np.linalg.svd(k)
+        u, s, vt = _svd(k)
         if s[0] == 0.0:
             return np.zeros(k.shape[0]), np.zeros(k.shape[1])
         if s[1] > rtol * s[0]:
@@ -214,29 +249,19 @@ class KernelAnalysis:
 
 
 _CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
-_LOCK = threading.Lock()
 
 
 def analyse(kernel: np.ndarray, rtol: float) -> KernelAnalysis:
     """The analysis of a 2-D float64 kernel, from the cache when it was seen lately."""
-    key = (kernel.shape, rtol, hashlib.blake2b(np.ascontiguousarray(kernel).tobytes(),
-                                              digest_size=16).digest())
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    pairs = tuple(_low_rank(kernel, rtol))
-    for col, row in pairs:
-        col.setflags(write=False)
-        row.setflags(write=False)
-    frozen = kernel.copy()
-    frozen.setflags(write=False)
-    result = KernelAnalysis(frozen, rtol, pairs,
-                            tuple((symmetry(c) != 0, symmetry(r) != 0) for c, r in pairs),
-                            box_weight(kernel))
-    with _LOCK:
-        _CACHE[key] = result
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return result
+    def make():
+        pairs = tuple(_low_rank(kernel, rtol))
+        for col, row in pairs:
+            col.setflags(write=False)
+            row.setflags(write=False)
+        frozen = kernel.copy()
+        frozen.setflags(write=False)
+        return KernelAnalysis(frozen, rtol, pairs,
+                              tuple((symmetry(c) != 0, symmetry(r) != 0) for c, r in pairs),
+                              box_weight(kernel))
+
+    return _remember(_CACHE, _key(kernel, rtol), make)
