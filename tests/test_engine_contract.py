@@ -358,3 +358,12 @@ def test_origins_against_scipy(rng, mode, origin):
     for method in ("direct", "fft"):
         got = convolve(a, _with_origin(k, origin), mode=mode, cval=0.5, method=method)
         np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_the_literal_types_follow_the_tables():
+    import typing
+
+    from convtool.engine.modes import METHODS, Method, Mode
+
+    assert typing.get_args(Mode) == MODES
+    assert typing.get_args(Method) == METHODS
