@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -193,9 +194,9 @@ class Plan:
     factors : tuple of ``(column, row)`` pairs of the low-rank split (one pair:
         separable); empty for 3-D kernels.
     box : float or None, the common value of a box kernel (all values equal).
-    seconds : dict, the estimated seconds of ``"direct"`` and ``"fft"``.
+    seconds : mapping, the estimated seconds of ``"direct"`` and ``"fft"``.
     rtol : float, the rank tolerance used (see :func:`convtool.engine.analysis.rank_rtol`).
-    work : dict, the counts the estimates come from: ``"direct"`` ufunc passes times
+    work : mapping, the counts the estimates come from: ``"direct"`` ufunc passes times
         samples, ``"fft"`` a tuple (1-D ``n log2 n`` units, 2-D ``N log2 N`` units,
         samples copied); see :func:`direct_seconds` and :func:`fft_seconds`. Empty for
         3-D kernels. ``benchmarks/calibrate.py`` fits the constants to them.
@@ -212,9 +213,9 @@ class Plan:
     rank: int | None
     factors: tuple = field(repr=False)
     box: float | None
-    seconds: dict
+    seconds: MappingProxyType
     rtol: float
-    work: dict = field(repr=False)
+    work: MappingProxyType = field(repr=False)
     direct: tuple = field(repr=False, default=None)
     fft: tuple = field(repr=False, default=None)
     analysis: object = field(repr=False, default=None)
@@ -244,13 +245,14 @@ def _plan_nd(shape, k, dt, mode, method) -> Plan:
     taps = math.prod(k.shape)
     fshape = [next_fast_len(shape[i] + k.shape[i] - 1) for i in range(k.ndim)]
     n = math.prod(fshape)
-    seconds = {"direct": DIRECT_COST * 2 * taps * math.prod(shape) + OVERHEAD,
-               "fft": FFT2_COST * _nlogn(n) * math.prod(shape[k.ndim:]) + OVERHEAD}
+    seconds = MappingProxyType({
+        "direct": DIRECT_COST * 2 * taps * math.prod(shape) + OVERHEAD,
+        "fft": FFT2_COST * _nlogn(n) * math.prod(shape[k.ndim:]) + OVERHEAD})
     if method == "auto":
         method = "fft" if seconds["fft"] < seconds["direct"] else "direct"
     passes = (f"{k.ndim}-D FFT",) if method == "fft" else (f"{taps} taps, one pass each",)
     return Plan(tuple(shape), dt, mode, method, passes, k, None, (), None, seconds,
-                rank_rtol(dt), {})
+                rank_rtol(dt), MappingProxyType({}))
 
 
 def plan(shape, kernel, *, dtype="float32", mode: str = "reflect", method: str = "auto") -> Plan:
@@ -285,6 +287,15 @@ def plan(shape, kernel, *, dtype="float32", mode: str = "reflect", method: str =
     ``n`` for a separable kernel, ``FFT2_COST * N log2 N`` per channel (and
     one for the kernel) for a 2-D transform of ``N`` points otherwise. The
     constants and their origin are in this module's docstring.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = plan((3000, 4000, 3), np.full((101, 101), 1 / 101**2))
+    >>> p.method, p.rank, p.passes
+    ('direct', 1, ('running sums of 101 rows', 'doubling sums of 101 columns'))
+    >>> plan((3000, 4000, 3), np.ones((1, 1))).method
+    'direct'
     """
     mode = normalize_mode(mode)
     method = normalize_method(method)
@@ -307,7 +318,9 @@ def plan(shape, kernel, *, dtype="float32", mode: str = "reflect", method: str =
     ops, kind, payload = _direct_choice(info)
     fft_work, fft_kind, fft_payload = _fft_choice(s3, info)
     work = {"direct": ops * math.prod(s3), "fft": fft_work}
-    seconds = {"direct": direct_seconds(work["direct"]), "fft": fft_seconds(fft_work)}
+    seconds = MappingProxyType({"direct": direct_seconds(work["direct"]),
+                                "fft": fft_seconds(fft_work)})
+    work = MappingProxyType(work)
     if method == "auto":
         method = "fft" if seconds["fft"] < seconds["direct"] else "direct"
     passes = _pass_names(method, fft_kind if method == "fft" else kind, s3, info)
