@@ -112,7 +112,11 @@ def _outer_factors(k: np.ndarray):
 
 
 _SVDS: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
+# Each cache keeps at most this many entries, and only kernels of at most this many
+# values (1024x1024: an SVD of 16 MB); larger ones are analysed afresh each time
+# rather than pinning hundreds of MB.
+_CACHE_SIZE = 4
+_CACHE_MAX_VALUES = 1 << 20
 _LOCK = threading.Lock()
 
 
@@ -123,6 +127,8 @@ def _key(kernel: np.ndarray, *extra):
 
 def _remember(cache: OrderedDict, key, make):
     """``cache[key]``, made by ``make()`` when missing; the oldest entries are dropped."""
+    if key[0] and math.prod(key[0]) > _CACHE_MAX_VALUES:
+        return make()
     with _LOCK:
         if key in cache:
             cache.move_to_end(key)
