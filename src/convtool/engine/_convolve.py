@@ -100,7 +100,9 @@ MODE_DIAGRAMS
         ``"auto"`` runs the plan's method (:func:`convtool.engine.plan`).
     threads : int, optional
         Threads to share the work among; by default one per available core.
-        The result does not depend on it.
+        The result does not depend on it, except for box kernels run as running
+        sums, whose sum restarts at each thread's first row: their last bit may
+        differ between thread counts.
     plan : Plan, optional
         A plan from :func:`convtool.engine.plan` for this kernel. When it was
         made for this shape, dtype and mode it runs as it is; otherwise its
