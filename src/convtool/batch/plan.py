@@ -189,15 +189,7 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
     ImageReadError
         As :func:`expand_inputs`.
     """
-    out_dir = os.fspath(out_dir)
-    if not out_dir:
-        msg = "out_dir must not be empty"
-        raise UsageError(msg, params=("out_dir",))
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        msg = f"out_dir {out_dir}: exists and is not a folder"
-        raise UsageError(msg, params=("out_dir",))
-    if format:
-        imaging.output_format(out_dir, format)  # an unknown format fails first
+    out_dir = _check_out_dir(out_dir, format)
     seen_inputs: set[str] = set()
     owner: dict[str, str] = {}
     items: list[tuple[str, str]] = []
@@ -230,12 +222,21 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
                    "choose another out_dir")
             raise UsageError(msg, params=("out_dir",))
     if skip_existing:
-        todo = []
-        for source, target in items:
-            if os.path.exists(target):
-                skipped.append(FileResult(source, target, (), "", 0.0, "skipped",
-                                          "the output already exists"))
-            else:
-                todo.append((source, target))
-        items = todo
+        exists = [os.path.exists(t) for _, t in items]
+        skipped += [FileResult(s, t, (), "", 0.0, "skipped", "the output already exists")
+                    for (s, t), e in zip(items, exists, strict=True) if e]
+        items = [item for item, e in zip(items, exists, strict=True) if not e]
     return BatchPlan(items, skipped)
+
+
+def _check_out_dir(out_dir, format: str | None) -> str:
+    out_dir = os.fspath(out_dir)
+    if not out_dir:
+        msg = "out_dir must not be empty"
+        raise UsageError(msg, params=("out_dir",))
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        msg = f"out_dir {out_dir}: exists and is not a folder"
+        raise UsageError(msg, params=("out_dir",))
+    if format:
+        imaging.output_format(out_dir, format)  # an unknown format fails first
+    return out_dir
