@@ -17,7 +17,7 @@ import typer
 
 from convtool.cli import report
 from convtool.cli.app import app, handles_errors
-from convtool.cli.options import SPEC_HELP, PathsArg, Settings, settings_parameters
+from convtool.cli.options import SPEC_HELP, PathsArg, Settings, flag_for, settings_parameters
 from convtool.cli.progress import progress
 from convtool.errors import ImageReadError, UsageError
 
@@ -75,8 +75,8 @@ def run_filter(job, paths: list[str], settings: Settings) -> None:
         return
     for name in _BATCH_ONLY:
         if getattr(settings, name):
-            msg = f"{name} only applies with out_dir"
-            raise UsageError(msg, params=(name, "out_dir"))
+            msg = f"{flag_for(name)} only applies with --out-dir"
+            raise UsageError(msg)
     source, target = _split_paths(paths)
     if settings.dry_run:
         typer.echo(f"{source} -> {target}")
