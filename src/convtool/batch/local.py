@@ -153,15 +153,15 @@ class LocalExecutor(Executor):
     def __init__(self, jobs: int | None = None):
         self.jobs = default_jobs() if jobs is None else jobs
         self._spec: RunSpec | None = None
-        self._size = self.jobs
+        self._pool_size = self.jobs
         self._queue: collections.deque[WorkItem] = collections.deque()
         self._workers: list[_Worker] = []
         self._ctx = None
 
     def start(self, spec: RunSpec, count: int) -> None:
-        self._size = max(1, min(self.jobs, count))
+        self._pool_size = max(1, min(self.jobs, count))
         if spec.job.threads is None:
-            threads = max(1, default_jobs() // self._size)
+            threads = max(1, default_jobs() // self._pool_size)
             spec = replace(spec, job=replace(spec.job, threads=threads))
         self._spec = spec
 
@@ -194,7 +194,7 @@ class LocalExecutor(Executor):
     def results(self) -> Iterator[tuple[WorkItem, FileResult]]:
         from multiprocessing.connection import wait
 
-        for _ in range(min(self._size, len(self._queue)) - len(self._workers)):
+        for _ in range(min(self._pool_size, len(self._queue)) - len(self._workers)):
             self._hand_next(self._spawn())
         while any(w.item is not None for w in self._workers):
             busy = [w for w in self._workers if w.item is not None]
