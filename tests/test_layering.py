@@ -4,7 +4,7 @@ The arrows: cli -> (pipeline, batch) -> (imaging, kernels, engine) -> errors.
 batch runs pipeline jobs, so batch may import pipeline but not the reverse.
 """
 
-import ast
+import functools
 import json
 import pathlib
 import re
@@ -26,15 +26,10 @@ FORBIDDEN = {
     "convtool.imaging": {"convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.pipeline": {"convtool.batch"} | CLI,
     "convtool.batch": CLI,
-    "convtool.batch.executor": CLI,
-    "convtool.batch.local": CLI,
     "convtool.cli": {"numpy", "PIL", "rich", "convtool.engine", "convtool.kernels",
                      "convtool.imaging", "convtool.pipeline", "convtool.batch"},
     "convtool": {"numpy", "PIL", "typer", "rich"},
 }
-
-# What the engine may load: numpy, the standard library, itself and errors.
-ENGINE_ALLOWED_THIRD_PARTY = {"numpy"}
 
 
 def loaded_modules(module: str) -> set[str]:
@@ -50,46 +45,77 @@ def test_module_does_not_reach_up_or_load_heavy_libraries(module):
     assert not (FORBIDDEN[module] & loaded), sorted(FORBIDDEN[module] & loaded)
 
 
-def test_engine_imports_only_numpy():
-    before = loaded_modules("sys")
-    loaded = loaded_modules("convtool.engine") - before
-    third_party = {m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names)
-    assert third_party - {"convtool", "_distutils_hack"} <= ENGINE_ALLOWED_THIRD_PARTY
-    assert {m for m in loaded if m.startswith("convtool.")} <= {
-        m for m in loaded if m.startswith(("convtool.engine", "convtool.errors"))}
+@functools.cache
+def at_interpreter_start() -> frozenset[str]:
+    return frozenset(loaded_modules("sys"))
 
 
-def _sources():
-    return sorted(SRC.rglob("*.py"))
+def submodules(package: str) -> list[str]:
+    return [f"convtool.{package}.{p.stem}" for p in sorted((SRC / package).glob("*.py"))
+            if p.stem != "__init__"]
+
+
+_LIBRARY = ("convtool.errors", "convtool._lazy", "convtool.imaging", "convtool.kernels",
+            "convtool.engine")
+# package -> (convtool modules its submodules may load, libraries beyond the standard library)
+LOWER_LAYERS = {
+    "imaging": (("convtool.errors", "convtool._lazy", "convtool.imaging"), {"numpy", "PIL"}),
+    "kernels": (("convtool.errors", "convtool._lazy", "convtool.kernels", "convtool.engine"),
+                {"numpy"}),
+    "pipeline": ((*_LIBRARY, "convtool.pipeline"), {"numpy", "PIL"}),
+    "batch": ((*_LIBRARY, "convtool.pipeline", "convtool.batch"), {"numpy", "PIL"}),
+}
+
+
+def _allowed(module: str, prefixes) -> bool:
+    return module == "convtool" or any(module == p or module.startswith(p + ".")
+                                       for p in prefixes)
+
+
+@pytest.mark.parametrize("module", [m for pkg in LOWER_LAYERS for m in submodules(pkg)])
+def test_submodule_loads_only_errors_its_package_and_its_libraries(module):
+    prefixes, libraries = LOWER_LAYERS[module.split(".")[1]]
+    loaded = loaded_modules(module)
+    assert module in loaded
+    reached = sorted(m for m in loaded if m.startswith("convtool") and not _allowed(m, prefixes))
+    assert reached == []
+    at_start = {m.split(".")[0] for m in at_interpreter_start()}  # site hooks (.pth files)
+    third_party = ({m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names)
+                   - at_start - {"convtool"})
+    assert third_party <= libraries, sorted(third_party - libraries)
+
+
+# Tables of choices (for help text and shell completion) and the package fronts stay light.
+LIGHT = ["convtool.imaging", "convtool.kernels", "convtool.imaging.choices",
+         "convtool.imaging.model", "convtool.kernels.choices", "convtool.cli.options",
+         "convtool.cli.app"]
+
+
+@pytest.mark.parametrize("module", LIGHT)
+def test_package_fronts_and_choices_load_neither_numpy_nor_pillow(module):
+    loaded = loaded_modules(module)
+    assert module in loaded
+    assert not {"numpy", "PIL"} & loaded
+
+
+def library_sources():
+    """Every source file but the CLI's (the cli/ package) and __main__.py."""
+    return [p for p in sorted(SRC.rglob("*.py"))
+            if p.name != "__main__.py" and "cli" not in p.relative_to(SRC).parts]
+
+
+def test_only_the_cli_prints_exits_or_imports_rich():
+    pattern = re.compile(r"\bprint\(|\bsys\.exit\(|(?<![.\w])exit\(|\bsys\.stderr\b"
+                         r"|^\s*(import|from)\s+(rich|typer|click)\b", re.MULTILINE)
+    offenders = [str(p.relative_to(SRC)) for p in library_sources()
+                 if pattern.search(p.read_text())]
+    assert offenders == []
 
 
 def test_no_test_oracle_is_imported_by_the_package():
     pattern = re.compile(r"^\s*(import|from)\s+(scipy|cv2|skimage)\b", re.MULTILINE)
-    offenders = [p.name for p in _sources() if pattern.search(p.read_text())]
+    offenders = [p.name for p in SRC.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
-
-
-def _calls_and_imports(path: pathlib.Path) -> set[str]:
-    """Names of the print/exit calls and the rich/typer imports in a source file."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            owner = getattr(getattr(func, "value", None), "id", "")
-            if name == "print" or (owner == "sys" and name == "exit") or name == "exit":
-                found.add(f"{owner + '.' if owner else ''}{name}")
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
-                a.name for a in node.names]
-            found.update(n for n in names if n.split(".")[0] in ("rich", "typer", "click"))
-    return found
-
-
-def test_only_the_cli_prints_exits_or_imports_rich():
-    offenders = {str(p.relative_to(SRC)): sorted(_calls_and_imports(p)) for p in _sources()
-                 if "cli" not in p.relative_to(SRC).parts and p.name != "__main__.py"}
-    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_help_does_not_import_numpy_or_pillow():
