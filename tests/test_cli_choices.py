@@ -1,8 +1,9 @@
 """The CLI's help lists every choice the library accepts, from the library's own lists.
 
-The help text cannot import these lists yet (they live in numpy-importing modules
-and `convtool --help` must stay light; see the TODO in cli/options.py), so this
-test is what keeps the two from drifting apart.
+Alpha modes, normalize choices and edge operators are read into the help from
+their numpy-free choices modules; the modes and methods are written out until
+the engine's mode table can be imported without numpy (TODO in cli/options.py),
+so this test is what keeps those from drifting apart.
 """
 
 import re

@@ -26,8 +26,7 @@ FORBIDDEN = {
     "convtool.imaging": {"convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.pipeline": {"convtool.batch"} | CLI,
     "convtool.batch": CLI,
-    "convtool.cli": {"numpy", "PIL", "rich", "convtool.engine", "convtool.kernels",
-                     "convtool.imaging", "convtool.pipeline", "convtool.batch"},
+    "convtool.cli": {"numpy", "PIL", "rich", "convtool.engine", "convtool.batch"},
     "convtool": {"numpy", "PIL", "typer", "rich"},
 }
 
@@ -85,9 +84,21 @@ def test_submodule_loads_only_errors_its_package_and_its_libraries(module):
     assert third_party <= libraries, sorted(third_party - libraries)
 
 
+def test_the_cli_loads_only_the_choice_tables_of_the_layers_below():
+    # The help lists each closed set of choices from its library source; those
+    # tables (and the lazy package fronts holding them) are all the CLI may load.
+    below = {m for m in loaded_modules("convtool.cli")
+             if m.startswith("convtool.") and not m.startswith("convtool.cli")}
+    fronts = {"convtool.errors", "convtool._lazy", "convtool.imaging", "convtool.kernels",
+              "convtool.pipeline"}
+    assert below - fronts == {"convtool.imaging.choices", "convtool.kernels.choices",
+                              "convtool.pipeline.choices"}
+
+
 # Tables of choices (for help text and shell completion) and the package fronts stay light.
 LIGHT = ["convtool.imaging", "convtool.kernels", "convtool.imaging.choices",
-         "convtool.imaging.model", "convtool.kernels.choices", "convtool.cli.options",
+         "convtool.imaging.model", "convtool.kernels.choices", "convtool.pipeline",
+         "convtool.pipeline.choices", "convtool.cli.options",
          "convtool.cli.app"]
 
 

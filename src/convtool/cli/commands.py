@@ -17,9 +17,17 @@ import typer
 
 from convtool.cli import report
 from convtool.cli.app import app, handles_errors
-from convtool.cli.options import SPEC_HELP, PathsArg, Settings, flag_for, settings_parameters
+from convtool.cli.options import (
+    SPEC_HELP,
+    PathsArg,
+    Settings,
+    flag_for,
+    one_of,
+    settings_parameters,
+)
 from convtool.cli.progress import progress
 from convtool.errors import ImageReadError, UsageError
+from convtool.pipeline.choices import EDGE_OPERATORS
 
 
 def filter_command(build_job):
@@ -196,10 +204,9 @@ def sharpen(
 @filter_command
 def edges(
     settings: Settings,
-    # TODO(engine/split merge): the operator names are pipeline.EDGE_OPERATORS
-    # (numpy-importing); tests/test_cli_choices.py checks this help lists them all.
     operator: Annotated[str, typer.Option(
-        "--operator", help="sobel (default), scharr or prewitt: gradient magnitude "
+        "--operator", help=f"{one_of(EDGE_OPERATORS)}. "
+        "sobel (default), scharr or prewitt: gradient magnitude "
         "hypot(x, y); laplacian (4-neighbour) or log (Laplacian of Gaussian, see --sigma): "
         "its absolute value.")] = "sobel",
     sigma: Annotated[float, typer.Option(

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from convtool.cli.app import app, handles_errors
-from convtool.cli.options import SPEC_HELP
+from convtool.cli.options import SPEC_HELP, one_of
+from convtool.kernels.choices import NORMALIZE_CHOICES
 
 kernel_app = typer.Typer(
     help="Look at kernels: convtool kernel show SPEC.",
@@ -48,7 +49,8 @@ def show_kernel(
         "--size", help="Image size WIDTHxHEIGHT for which to report the method that "
                        "--method auto would choose (assuming 3 channels).")] = "1024x1024",
     normalize: Annotated[str, typer.Option(
-        "--normalize", help="As for the filtering commands: auto, sum or none.")] = "none",
+        "--normalize", help=f"As for the filtering commands: {one_of(NORMALIZE_CHOICES)}.")
+    ] = "none",
     correlate: Annotated[bool, typer.Option(
         "--correlate", help="Show the kernel as it is convolved for --correlate.")] = False,
 ):

@@ -19,19 +19,32 @@ from typing import Annotated
 
 import typer
 
+from convtool.imaging.choices import ALPHA_MODES
+from convtool.kernels.choices import NORMALIZE_CHOICES
+
 ENGINE = "Engine"
 KERNEL = "Kernel"
 IMAGE = "Image"
 OUTPUT = "Output"
 BATCH = "Batch"
 
-# TODO(engine/split merge): the choices below are written out here because their
-# sources of truth (convtool.engine.MODES and its mode table, engine.METHODS,
-# imaging.ALPHA_MODES, kernels' normalize choices, pipeline.EDGE_OPERATORS)
-# live in modules that import numpy, which `convtool --help` must not load.
-# Import them from the numpy-free modules engine/modes.py and the imaging/kernels
-# choice modules once those exist; until then tests/test_cli_choices.py fails
-# when this help and the library disagree.
+
+
+def one_of(choices) -> str:
+    """``"a | b | c"``: a closed set of choices, as the help lists it.
+
+    >>> one_of(("auto", "sum", "none"))
+    'auto | sum | none'
+    """
+    return " | ".join(choices)
+
+
+# TODO(engine merge): the modes and methods are written out here because their
+# source of truth (convtool.engine: MODES, MODE_TABLE, METHODS) imports numpy
+# until the engine package lands; then build this help from
+# convtool.engine.modes (numpy-free) as the alpha, normalize and operator help
+# is built from their choices modules. tests/test_cli_choices.py fails meanwhile
+# if this help and the library disagree.
 MODE_HELP = (
     "How the image is extended past its edges, shown for the row 'a b c d': "
     "reflect 'd c b a | a b c d | d c b a' (default; numpy.pad calls it 'symmetric'), "
@@ -83,7 +96,8 @@ class Settings:
     # Kernel adjustments (kernel_job's normalize, scale, correlate, absolute) and
     # what the response is added to and applied to.
     normalize: Annotated[str, typer.Option(
-        "--normalize", help="auto: divide the kernel by its sum unless it sums to 0 (edge "
+        "--normalize", help=f"{one_of(NORMALIZE_CHOICES)}. "
+        "auto: divide the kernel by its sum unless it sums to 0 (edge "
         "detectors are left alone); sum: always divide (a zero-sum kernel is an error); "
         "none (default): use the weights exactly as given, as ImageMagick, libvips, OpenCV "
         "and scipy do with user kernels. Built-in smoothing kernels are already normalised; "
@@ -111,7 +125,8 @@ class Settings:
 
     # Image fidelity (alpha, linear light), reading, and the output's encoding.
     alpha: Annotated[str, typer.Option(
-        "--alpha", help="How transparency takes part: premultiply (default: colour weighted by "
+        "--alpha", help=f"How transparency takes part, {one_of(ALPHA_MODES)}: "
+                        "premultiply (default: colour weighted by "
                         "alpha, so shapes on a transparent background keep their colour at the "
                         "edges), separate (every channel on its own, as most tools do; edges "
                         "darken), or ignore (colour filtered, alpha left as it was).",

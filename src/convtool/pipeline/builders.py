@@ -16,11 +16,9 @@ import math
 
 from convtool import kernels
 from convtool.errors import UsageError
+from convtool.kernels.choices import GRADIENT_OPERATORS
+from convtool.pipeline.choices import EDGE_OPERATORS
 from convtool.pipeline.job import FilterJob
-
-# The operators of edges_job: the gradient operators kernels knows, then the two
-# Laplacians (whose response is a signed value, so its magnitude is taken).
-EDGE_OPERATORS = (*kernels.GRADIENT_SMOOTHING, "laplacian", "log")
 
 
 def kernel_job(kernel: kernels.Kernel, *, kernel_y: kernels.Kernel | None = None,
@@ -115,7 +113,7 @@ def edges_job(operator: str = "sobel", sigma: float = 1.0, stretch: bool = True,
         bound = 1.0 if stretch else kernels.response_bound(k)
         options["absolute"] = True
         return kernel_job(k.scaled(1.0 / bound), stretch=stretch, **options)
-    if name not in kernels.GRADIENT_SMOOTHING:
+    if name not in GRADIENT_OPERATORS:
         msg = f"unknown operator {operator!r}: choose one of {', '.join(EDGE_OPERATORS)}"
         raise UsageError(msg, params=("operator",))
     kx, ky = kernels.gradient_kernel(name, "x"), kernels.gradient_kernel(name, "y")
