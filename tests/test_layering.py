@@ -22,6 +22,8 @@ FORBIDDEN = {
                         "convtool.imaging", "convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.engine": {"PIL", "convtool.kernels", "convtool.imaging", "convtool.pipeline",
                         "convtool.batch"} | CLI,
+    "convtool.engine.modes": {"numpy", "PIL", "convtool.kernels", "convtool.imaging",
+                              "convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.kernels": {"PIL", "convtool.imaging", "convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.imaging": {"convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.pipeline": {"convtool.batch"} | CLI,
