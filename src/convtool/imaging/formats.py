@@ -9,7 +9,13 @@ import sys
 from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
-from convtool.imaging.choices import FORMAT_ALIASES, FORMAT_EXTENSIONS, QUALITY_FORMATS, STDIO
+from convtool.imaging.choices import (
+    FORMAT_ALIASES,
+    FORMAT_EXTENSIONS,
+    PLUGIN_FORMATS,
+    QUALITY_FORMATS,
+    STDIO,
+)
 from convtool.imaging.model import SaveOptions
 
 
@@ -36,6 +42,10 @@ def output_format(path, format: str | None = None) -> str:
         raise UsageError(msg)
     ext = os.path.splitext(path)[1].lower()
     formats = PILImage.registered_extensions()
+    if ext in PLUGIN_FORMATS and formats.get(ext) not in PILImage.SAVE:
+        msg = (f"{path}: {PLUGIN_FORMATS[ext]} is not supported by this install; "
+               "use .png, .jpg, .tif, .webp, ... or install the plugin")
+        raise UsageError(msg)
     if ext not in formats or formats[ext] not in PILImage.SAVE:
         msg = (f"{path}: cannot tell the output format from the extension "
                f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or --format")
@@ -76,6 +86,7 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     options = options or SaveOptions()
     path = os.fspath(path)
     fmt = output_format(path, options.format)
+    _check_extension_agrees(path, fmt, options.format)
     if options.quality is not None and fmt not in QUALITY_FORMATS:
         msg = (f"--quality applies to JPEG, WebP and AVIF, not {fmt}"
                + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
@@ -93,6 +104,21 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     else:
         _check_replaceable(path)
     return fmt
+
+
+def _check_extension_agrees(path: str, fmt: str, format: str | None) -> None:
+    """Refuse ``--format jpg`` into ``o.png``: JPEG bytes under a PNG name mislead every viewer.
+
+    An extension that names no format (``.out``, none) takes any ``--format``.
+    """
+    if not format or path == STDIO:
+        return
+    ext = os.path.splitext(path)[1].lower()
+    named = PILImage.registered_extensions().get(ext)
+    if named is not None and named != fmt:
+        msg = (f"{path}: --format {format} writes {fmt}, but the extension {ext} means "
+               f"{named}; change the extension to {extension_for(fmt)} or leave out --format")
+        raise UsageError(msg)
 
 
 def _check_replaceable(path: str) -> None:
