@@ -118,6 +118,6 @@ def test_a_hidden_file_named_directly_is_tried(folder, tmp_path):
 def test_verbose_batch_prints_kernel_and_method_once(folder, tmp_path):
     result = run("blur", folder, "--sigma", "2", "--out-dir", tmp_path / "o", "-v", "-j", "1")
     assert result.exit_code == 0, result.output
-    kernel_lines = [line for line in result.stderr.splitlines() if "9x9" in line]
+    kernel_lines = [line for line in result.stderr.splitlines() if "17x17" in line]
     assert len(kernel_lines) == 1, result.stderr
     assert "method" in kernel_lines[0] and "gaussian" in kernel_lines[0]

@@ -268,6 +268,7 @@ class Settings:
                            keep_palette=self.keep_palette, no_clobber=self.no_clobber)
 
 
+@functools.cache
 def settings_parameters() -> list[tuple[str, object, object]]:
     """``(name, annotation, default)`` of every :class:`Settings` field, for typer."""
     hints = typing.get_type_hints(Settings, include_extras=True)
