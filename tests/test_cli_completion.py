@@ -104,7 +104,7 @@ def test_completing_loads_neither_numpy_nor_pillow(tmp_path):
     # Completion runs on every Tab: it must stay as light as --help.
     code = textwrap.dedent("""\
         import os, sys
-        os.environ.update(_CONVTOOL_COMPLETE="complete_bash", COMP_CWORD="4",
+        os.environ.update(_CONVTOOL_COMPLETE="complete_bash", COMP_CWORD="5",
                           COMP_WORDS="convtool convolve a b --kernel ")
         from convtool.cli import main
         try:
