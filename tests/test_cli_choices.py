@@ -1,9 +1,7 @@
 """The CLI's help lists every choice the library accepts, from the library's own lists.
 
-Alpha modes, normalize choices and edge operators are read into the help from
-their numpy-free choices modules; the modes and methods are written out until
-the engine's mode table can be imported without numpy (TODO in cli/options.py),
-so this test is what keeps those from drifting apart.
+The help is built from the numpy-free tables (engine/modes.py, the choices
+modules of imaging, kernels and pipeline); this checks that it stays so.
 """
 
 import re

@@ -26,7 +26,7 @@ from convtool.cli.completion import (
     complete_normalize,
 )
 from convtool.cli.help import BATCH, ENGINE, IMAGE, KERNEL, OTHER, choices_metavar
-from convtool.engine.modes import METHODS, MODES
+from convtool.engine.modes import METHOD_TABLE, METHODS, MODES, mode_help
 from convtool.imaging.choices import ALPHA_MODES
 from convtool.kernels.choices import NORMALIZE_CHOICES
 
@@ -65,20 +65,10 @@ def one_of(choices) -> str:
     return " | ".join(choices)
 
 
-# TODO(engine merge): the modes and methods are written out here because their
-# source of truth (convtool.engine: MODES, MODE_TABLE, METHODS) imports numpy
-# until the engine package lands; then build this help from
-# convtool.engine.modes (numpy-free) as the alpha, normalize and operator help
-# is built from their choices modules. tests/test_cli_choices.py fails meanwhile
-# if this help and the library disagree.
-MODE_HELP = (
-    "How the image is extended past its edges, shown for the row 'a b c d': "
-    "reflect 'd c b a | a b c d | d c b a' (default; numpy.pad calls it 'symmetric'), "
-    "mirror 'd c b | a b c d | c b a' (numpy.pad's 'reflect'), "
-    "nearest 'a a a | a b c d | d d d' (alias: edge), "
-    "wrap 'a b c d | a b c d | a b c d', "
-    "constant 'k k k | a b c d | k k k' with k = --cval."
-)
+# Every closed set of choices comes from its library source, read from the
+# numpy-free choices modules so that `convtool --help` stays light.
+MODE_HELP = mode_help(cval="--cval")
+METHOD_HELP = "; ".join(f"{name}: {what}" for name, what in METHOD_TABLE) + "."
 
 SPEC_HELP = (
     "Kernel spec: a name such as gaussian:2, gaussian:3x1, mean:7x3, sobel-x, "
@@ -118,7 +108,7 @@ class Settings:
                        "I and F images.",
         parser=number, metavar="V", callback=_check_cval, rich_help_panel=ENGINE)] = 0.0
     method: Annotated[str, typer.Option(
-        "--method", help="auto (pick the faster by an estimate of cost), direct, or fft.",
+        "--method", help=METHOD_HELP,
         metavar=choices_metavar(METHODS), autocompletion=complete_method,
         rich_help_panel=ENGINE)] = "auto"
 
