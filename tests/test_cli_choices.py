@@ -29,9 +29,9 @@ def option_help(command, flag):
 
 
 @pytest.mark.parametrize(("command", "flag", "choices"), [
-    ("blur", "--mode", engine.MODES),
-    ("blur", "--method", engine.METHODS),
-    ("blur", "--alpha", imaging.ALPHA_MODES),
+    ("blur", "-s", "1", "--mode", engine.MODES),
+    ("blur", "-s", "1", "--method", engine.METHODS),
+    ("blur", "-s", "1", "--alpha", imaging.ALPHA_MODES),
     ("convolve", "--normalize", kernels.NORMALIZE_CHOICES),
     ("edges", "--operator", pipeline.EDGE_OPERATORS),
 ])

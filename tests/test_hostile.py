@@ -66,27 +66,27 @@ KERNEL = "convolve {input} {out} --kernel {kernel}"
 # id, argv template, exit code, message fragment, setup fixture[, via[, root_code]]
 CASES = [
     # ---- Inputs ----
-    ("missing-input", "blur {dir}/missing.png {out}", 1, "missing.png: no such file", "work", "both"),
-    ("input-is-folder", "blur {dir} {out}", 1, "{dir}: is a folder", "work"),
-    ("empty-file", "blur {input} {out}", 1, "{input}: not an image file", "empty_input"),
-    ("text-named-png", "blur {input} {out}", 1, "{input}: not an image file", "text_as_png"),
-    ("truncated-png", "blur {input} {out}", 1, "{input}: cannot decode", "truncated_png", "both"),
-    ("truncated-jpeg", "blur {input} {out}", 1, "{input}: cannot decode", "truncated_jpeg"),
-    ("bad-crc-header", "blur {input} {out}", 1, "{input}: not an image file", "bad_crc_ihdr"),
-    ("bad-crc-pixels", "blur {input} {out}", 1, "{input}: cannot decode", "bad_crc_idat"),
-    ("corrupt-pixels", "blur {input} {out}", 1, "{input}: cannot decode", "corrupt_idat"),
-    ("bomb-declared", "blur {input} {out}", 1, "{input}: 30000x30000 is 900,000,000 pixels, more than the limit", "bomb_png", "both"),
-    ("bomb-warned", "blur {input} {out}", 1, "pixels, more than the limit", "bomb_warning_png", "both"),
-    ("stdin-empty", "blur - {out}", 1, "<stdin>: no data", "work", "both"),
-    ("max-pixels", "blur {input} {out} --max-pixels 100", 1, "{input}", "work"),
-    ("no-clobber", "blur {input} {out} --no-clobber", 1, "{out}", "existing_output"),
-    ("out-dir-is-file", "blur {input} --out-dir {input}", 2, "--out-dir {input}: exists and is not a folder", "work"),
-    ("unsupported-mode", "blur {input} {out}", 1, "{input}: image mode LAB", "lab_tiff"),
+    ("missing-input", "blur -s 1 {dir}/missing.png {out}", 1, "missing.png: no such file", "work", "both"),
+    ("input-is-folder", "blur -s 1 {dir} {out}", 2, "{dir}: is a folder", "work"),
+    ("empty-file", "blur -s 1 {input} {out}", 1, "{input}: not an image file", "empty_input"),
+    ("text-named-png", "blur -s 1 {input} {out}", 1, "{input}: not an image file", "text_as_png"),
+    ("truncated-png", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "truncated_png", "both"),
+    ("truncated-jpeg", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "truncated_jpeg"),
+    ("bad-crc-header", "blur -s 1 {input} {out}", 1, "{input}: not an image file", "bad_crc_ihdr"),
+    ("bad-crc-pixels", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "bad_crc_idat"),
+    ("corrupt-pixels", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "corrupt_idat"),
+    ("bomb-declared", "blur -s 1 {input} {out}", 1, "{input}: 30000x30000 is 900,000,000 pixels, more than the limit", "bomb_png", "both"),
+    ("bomb-warned", "blur -s 1 {input} {out}", 1, "pixels, more than the limit", "bomb_warning_png", "both"),
+    ("stdin-empty", "blur -s 1 - {out}", 1, "<stdin>: no data", "work", "both"),
+    ("max-pixels", "blur -s 1 {input} {out} --max-pixels 100", 1, "{input}", "work"),
+    ("no-clobber", "blur -s 1 {input} {out} --no-clobber", 1, "{out}", "existing_output"),
+    ("out-dir-is-file", "blur -s 1 {input} --out-dir {input}", 2, "--out-dir {input}: exists and is not a folder", "work"),
+    ("unsupported-mode", "blur -s 1 {input} {out}", 1, "{input}: image mode LAB", "lab_tiff"),
     ("one-pixel", "blur {input} {out} --sigma 3", 0, "", "one_pixel"),
     ("one-pixel-fft", "mean {input} {out} --size 5 --method fft --mode mirror", 0, "", "one_pixel"),
     ("one-row", "blur {input} {out} --sigma 2 --mode mirror", 0, "", "one_row"),
     ("one-column", "mean {input} {out} --size 9 --mode wrap", 0, "", "one_column"),
-    ("one-column-fft", "blur {input} {out} --method fft --mode reflect", 0, "", "one_column"),
+    ("one-column-fft", "blur -s 1 {input} {out} --method fft --mode reflect", 0, "", "one_column"),
     # ---- Kernels ----
     ("kernel-missing", "convolve {input} {out} --kernel {dir}/nope.txt", 2, "nope.txt: no such file", "work"),
     ("kernel-is-folder", "convolve {input} {out} --kernel {dir}", 2, "{dir}: is a folder", "work"),
@@ -122,36 +122,36 @@ CASES = [
     ("size-zero", "mean {input} {out} --size 0", 2, "size must be a whole number >= 1", "work"),
     ("size-negative", "mean {input} {out} --size -3", 2, "size must be a whole number >= 1", "work"),
     ("size-huge", "mean {input} {out} --size 100000", 2, "kernel is too large", "work"),
-    ("mode-unknown", "blur {input} {out} --mode sideways", 2, "unknown mode 'sideways'", "work"),
-    ("method-unknown", "blur {input} {out} --method magic", 2, "unknown method 'magic'", "work"),
-    ("cval-above-one", "blur {input} {out} --mode constant --cval 2", 2, "not between 0 and 1", "work"),
-    ("cval-255", "blur {input} {out} --mode constant --cval 255", 2, "not between 0 and 1", "work"),
-    ("cval-negative", "blur {input} {out} --mode constant --cval -0.5", 2, "not between 0 and 1", "work"),
-    ("cval-nan", "blur {input} {out} --mode constant --cval nan", 2, "nan is not a finite number", "work"),
-    ("cval-inf", "blur {input} {out} --mode constant --cval inf", 2, "inf is not a finite number", "work"),
-    ("only-one-path", "blur {input}", 2, "expected INPUT and OUTPUT, got 1 path", "work"),
-    ("three-paths", "blur {input} {out} {dir}/c.png", 2, "expected INPUT and OUTPUT, got 3", "work"),
+    ("mode-unknown", "blur -s 1 {input} {out} --mode sideways", 2, "unknown mode 'sideways'", "work"),
+    ("method-unknown", "blur -s 1 {input} {out} --method magic", 2, "unknown method 'magic'", "work"),
+    ("cval-above-one", "blur -s 1 {input} {out} --mode constant --cval 2", 2, "not between 0 and 1", "work"),
+    ("cval-255", "blur -s 1 {input} {out} --mode constant --cval 255", 2, "not between 0 and 1", "work"),
+    ("cval-negative", "blur -s 1 {input} {out} --mode constant --cval -0.5", 2, "not between 0 and 1", "work"),
+    ("cval-nan", "blur -s 1 {input} {out} --mode constant --cval nan", 2, "nan is not a finite number", "work"),
+    ("cval-inf", "blur -s 1 {input} {out} --mode constant --cval inf", 2, "inf is not a finite number", "work"),
+    ("only-one-path", "blur -s 1 {input}", 2, "expected INPUT and OUTPUT, got 1 path", "work"),
+    ("three-paths", "blur -s 1 {input} {out} {dir}/c.png", 2, "expected INPUT and OUTPUT, got 3", "work"),
     ("unknown-option", "blur {input} {out} --sigmaa 2", 2, "No such option: --sigmaa", "work"),
     # ---- Outputs ----
-    ("output-folder-missing", "blur {input} {dir}/nowhere/out.png", 1, "{dir}/nowhere/out.png: the folder {dir}/nowhere does not exist", "work", "both"),
-    ("output-folder-unwritable", "blur {input} {out}", 1, "{out}: cannot write in {dir}/locked (Permission denied)", "locked_folder", "runner", 0),
-    ("output-parent-is-file", "blur {input} {input}/out.png", 1, "Not a directory", "work"),
-    ("output-is-input", "blur {input} {input}", 2, "the output is the input file", "work", "both"),
-    ("output-is-input-other-spelling", "blur {input} {dir}/./in.png", 2, "the output is the input file", "work"),
-    ("output-is-input-symlink", "blur {input} {dir}/link.png", 2, "the output is the input file", "symlink_to_input"),
-    ("output-is-input-hardlink", "blur {input} {dir}/hard.png", 2, "the output is the input file", "hardlink_to_input"),
-    ("output-unknown-extension", "blur {input} {dir}/out.xyz", 2, "extension '.xyz'", "work"),
-    ("output-no-extension", "blur {input} {dir}/out", 2, "extension '(none)'", "work"),
-    ("output-is-folder", "blur {input} {dir}/folder.png", 1, "{dir}/folder.png: is a folder", "folder_named_png"),
-    ("output-jpeg-alpha", "blur {input} {dir}/out.jpg", 2, "JPEG cannot store an alpha", "rgba_png"),
-    ("output-disk-full", "blur {input} {out}", 1, "{out}: cannot write (No space left on device)", "disk_full"),
-    ("output-read-only", "blur {input} {out}", 1, "{out}: the existing output is read-only", "read_only_output"),
-    ("output-existing-kept-on-bad-input", "blur {input} {out}", 1, "{input}: cannot decode", "truncated_png_existing_output"),
+    ("output-folder-missing", "blur -s 1 {input} {dir}/nowhere/out.png", 1, "{dir}/nowhere/out.png: the folder {dir}/nowhere does not exist", "work", "both"),
+    ("output-folder-unwritable", "blur -s 1 {input} {out}", 1, "{out}: cannot write in {dir}/locked (Permission denied)", "locked_folder", "runner", 0),
+    ("output-parent-is-file", "blur -s 1 {input} {input}/out.png", 1, "Not a directory", "work"),
+    ("output-is-input", "blur -s 1 {input} {input}", 2, "the output is the input file", "work", "both"),
+    ("output-is-input-other-spelling", "blur -s 1 {input} {dir}/./in.png", 2, "the output is the input file", "work"),
+    ("output-is-input-symlink", "blur -s 1 {input} {dir}/link.png", 2, "the output is the input file", "symlink_to_input"),
+    ("output-is-input-hardlink", "blur -s 1 {input} {dir}/hard.png", 2, "the output is the input file", "hardlink_to_input"),
+    ("output-unknown-extension", "blur -s 1 {input} {dir}/out.xyz", 2, "extension '.xyz'", "work"),
+    ("output-no-extension", "blur -s 1 {input} {dir}/out", 2, "extension '(none)'", "work"),
+    ("output-is-folder", "blur -s 1 {input} {dir}/folder.png", 1, "{dir}/folder.png: is a folder", "folder_named_png"),
+    ("output-jpeg-alpha", "blur -s 1 {input} {dir}/out.jpg", 2, "JPEG cannot store an alpha", "rgba_png"),
+    ("output-disk-full", "blur -s 1 {input} {out} --overwrite", 1, "{out}: cannot write (No space left on device)", "disk_full"),
+    ("output-read-only", "blur -s 1 {input} {out}", 1, "{out}: the existing output is read-only", "read_only_output"),
+    ("output-existing-kept-on-bad-input", "blur -s 1 {input} {out} --overwrite", 1, "{input}: cannot decode", "truncated_png_existing_output"),
     ("output-existing-kept-on-bad-sigma", "blur {input} {out} --sigma 1e6", 2, "at most 16385", "existing_output"),
     ("output-existing-kept-on-bad-kernel", KERNEL, 2, "{kernel}, line 2", "kernel_ragged_existing_output"),
     # ---- Bugs: an unexpected exception is one line too (--debug shows it: see below) ----
-    ("internal-error", "blur {input} {out}", 1, "internal error: RuntimeError: planted bug", "bug_in_filter"),
-    ("internal-error-mid-write", "blur {input} {out}", 1, "internal error: RuntimeError: planted bug", "bug_while_saving"),
+    ("internal-error", "blur -s 1 {input} {out}", 1, "internal error: RuntimeError: planted bug", "bug_in_filter"),
+    ("internal-error-mid-write", "blur -s 1 {input} {out} --overwrite", 1, "internal error: RuntimeError: planted bug", "bug_while_saving"),
 ]
 
 # Cases that need features other branches are building. No test reads this list:
@@ -573,7 +573,7 @@ def test_outputs_get_normal_permissions_and_keep_existing_ones(work):
     """Outputs are not left private (mkstemp's 0600); a replaced file keeps its mode."""
     umask = os.umask(0o022)
     os.umask(umask)
-    assert CliRunner().invoke(app, ["blur", work["input"], work["out"]]).exit_code == 0
+    assert CliRunner().invoke(app, ["blur", "-s", "1", work["input"], work["out"]]).exit_code == 0
     assert stat.S_IMODE(os.stat(work["out"]).st_mode) == 0o666 & ~umask
     os.chmod(work["out"], 0o640)
     assert CliRunner().invoke(app, ["blur", work["input"], work["out"], "-s", "2"]).exit_code == 0
@@ -584,7 +584,8 @@ def test_debug_shows_the_traceback_of_a_bug(bug_while_saving):
     """With --debug a bug propagates (CliRunner keeps it; a terminal shows its traceback)."""
     paths = bug_while_saving
     before = snapshot(Path(paths["dir"]))
-    result = CliRunner().invoke(app, ["--debug", "blur", paths["input"], paths["out"]])
+    result = CliRunner().invoke(app, ["--debug", "blur", "-s", "1", paths["input"], paths["out"],
+                                      "--overwrite"])
     assert result.exit_code == 1
     assert isinstance(result.exception, RuntimeError)
     assert str(result.exception) == "planted bug"

@@ -378,7 +378,9 @@ def test_png_text_chunks_survive(tmp_path):
     out = tmp_path / "out.png"
     process_file(FilterJob(mean_kernel(3)), source, out)
     with Image.open(out) as im:
-        assert im.text == {"Comment": "scanned 1998", "Title": "Ünïcode title"}
+        # Kept, with convtool named as the Software that wrote the file (issue 13).
+        assert im.text == {"Comment": "scanned 1998", "Title": "Ünïcode title",
+                           "Software": "convtool"}
 
 
 def test_tiff_keeps_icc_dpi_and_orientation(tmp_path, metadata):
@@ -409,7 +411,12 @@ def test_default_png_compress_level_and_explicit_levels(tmp_path, samples):
     imaging.write_image(image, fastest, imaging.SaveOptions(compress_level=0))
     imaging.write_image(image, smallest, imaging.SaveOptions(compress_level=9))
     expected = io.BytesIO()
-    imaging.to_pil(image).save(expected, "PNG", compress_level=imaging.DEFAULT_COMPRESS_LEVEL)
+    from PIL.PngImagePlugin import PngInfo
+
+    mark = PngInfo()  # convtool names itself as the Software (the overwrite rule, issue 13)
+    mark.add_text("Software", "convtool")
+    imaging.to_pil(image).save(expected, "PNG", compress_level=imaging.DEFAULT_COMPRESS_LEVEL,
+                               pnginfo=mark)
     assert default.read_bytes() == expected.getvalue()
     assert fastest.stat().st_size > default.stat().st_size > smallest.stat().st_size
     for path in (default, fastest, smallest):

@@ -90,21 +90,6 @@ def _split_paths(paths: list[str]) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
-def _check_replace(target: str, settings: Settings) -> None:
-    """The two-path rule: replace an existing OUTPUT only if convtool wrote it, or --overwrite.
-
-    ``convtool blur *.png`` in a folder of two photos must not blur one over the other.
-    """
-    from convtool.imaging import STDIO, written_by_convtool
-
-    if (target == STDIO or settings.overwrite or settings.no_clobber
-            or not os.path.isfile(target) or written_by_convtool(target)):
-        return
-    msg = (f"{target}: exists and convtool did not write it; add --overwrite to replace it "
-           "(or name another OUTPUT)")
-    raise UsageError(msg)
-
-
 def run_filter(job, paths: list[str], settings: Settings) -> None:
     """Run a filtering command's job on INPUT OUTPUT, or on many files with --out-dir."""
     from convtool.pipeline import process_file
@@ -123,9 +108,11 @@ def run_filter(job, paths: list[str], settings: Settings) -> None:
     if settings.skip_existing and os.path.exists(target):
         typer.echo(f"convtool: {target}: exists, skipped (--skip-existing)", err=True)
         return
-    _check_replace(target, settings)
+    # The two-path rule: an existing OUTPUT is replaced only if convtool wrote it, or with
+    # --overwrite, so `convtool blur *.png` over two photos cannot blur one onto the other.
     result = process_file(job, source, target, save=settings.save_options(),
-                          max_pixels=settings.max_pixels, in_place=settings.in_place)
+                          max_pixels=settings.max_pixels, in_place=settings.in_place,
+                          overwrite=settings.overwrite or settings.in_place)
     report.note_output(result, settings)
     if settings.verbose:
         report.report_file(job.kernel, result)
@@ -178,16 +165,21 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
 
 
 def _blur_kernel_size_note(sigma: float, radius: int | None) -> None:
-    """Refuse a Gaussian too large for a 2-D kernel with a way out: a smaller --radius."""
-    from convtool.kernels import MAX_KERNEL_TAPS
+    """Refuse a Gaussian with too many 2-D values with a way out: a smaller --radius.
 
+    Bad numbers and kernels wider than any side allows are the library's to refuse.
+    """
+    from convtool.kernels import MAX_KERNEL_SIDE, MAX_KERNEL_TAPS
+
+    if not (math.isfinite(sigma) and sigma > 0):
+        return
     reach = round(4 * sigma) if radius is None else radius
     side = 2 * reach + 1
-    if side * side > MAX_KERNEL_TAPS:
+    if side * side > MAX_KERNEL_TAPS and side <= MAX_KERNEL_SIDE:
         most = (math.isqrt(MAX_KERNEL_TAPS) - 1) // 2
-        msg = (f"--sigma {sigma:g} needs a {side}x{side} kernel (radius {reach}), over the "
-               f"limit of {MAX_KERNEL_TAPS} values; give --radius {most} or less (the "
-               "Gaussian is cut off sooner), or shrink the image first")
+        msg = (f"--sigma {sigma:g}: a {side}x{side} kernel is too large (radius {reach}; at "
+               f"most {MAX_KERNEL_TAPS} values); give --radius {most} or less (the Gaussian "
+               "is cut off sooner), or shrink the image first")
         raise UsageError(msg)
 
 
@@ -237,7 +229,11 @@ def mean(
     from convtool.kernels import parse_size
     from convtool.pipeline import mean_job
 
-    return mean_job(parse_size(size, "--size"), **settings.job_options())
+    try:
+        box = int(size)  # one number: the library says what a good one is
+    except ValueError:
+        box = parse_size(size, "size")
+    return mean_job(box, **settings.job_options())
 
 
 @filter_command
