@@ -6,6 +6,7 @@ from PIL import Image as PILImage
 
 from convtool.imaging._pillow_compat import ORIENTATION
 from convtool.imaging.choices import DEFAULT_COMPRESS_LEVEL
+from convtool.imaging.encoder import read_settings
 from convtool.imaging.model import Image, SaveOptions
 
 INFO_KEYS = ("icc_profile", "exif", "dpi", "xmp", "duration", "loop", "comment")
@@ -20,6 +21,7 @@ def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None
     tag, taken out before loading) apply to TIFF files only.
     """
     info = {k: im.info[k] for k in INFO_KEYS if k in im.info}
+    info.update(read_settings(im))
     if im.format == "PNG" and getattr(im, "text", None):
         info["text"] = dict(im.text)
     if tiff_tags is not None:

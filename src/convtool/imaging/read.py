@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
+from convtool.imaging import deep
 from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
 from convtool.imaging.choices import STDIO
 from convtool.imaging.metadata import read_info
@@ -78,23 +79,33 @@ def _pixel_limit_lifted():
             PILImage.MAX_IMAGE_PIXELS = saved
 
 
-def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
-    if isinstance(source, str) and os.path.isdir(source):
-        msg = f"{name}: is a folder, not an image file"
-        raise ImageReadError(msg)
+def _limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
         msg = f"max-pixels must be a whole number >= 1, got {max_pixels}"
         raise UsageError(msg)
-    limit = PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    with _decoding(name), _pixel_limit_lifted():
-        im = PILImage.open(source)
-    width, height = im.size
+    return PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+
+def _check_size(width: int, height: int, name: str, limit: int | None) -> None:
     if limit is not None and width * height > limit:
-        im.close()
         msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
                f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
                f"file, raise the limit with --max-pixels {width * height}")
         raise ImageReadError(msg)
+
+
+def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
+    if isinstance(source, str) and os.path.isdir(source):
+        msg = f"{name}: is a folder, not an image file"
+        raise ImageReadError(msg)
+    limit = _limit(max_pixels)
+    with _decoding(name), _pixel_limit_lifted():
+        im = PILImage.open(source)
+    try:
+        _check_size(*im.size, name, limit)
+    except ImageReadError:
+        im.close()
+        raise
     return im
 
 
@@ -112,8 +123,9 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     Raises
     ------
     ImageReadError
-        The file is missing, not an image, truncated, corrupt, too large, or
-        holds 16-bit colour (which Pillow would reduce to 8 bits).
+        The file is missing, not an image, truncated, corrupt or too large, or
+        holds 16-bit colour and the optional codecs (the ``16bit`` extra) are
+        not installed.
     """
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
@@ -123,7 +135,15 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
             source = name
     else:
         name = getattr(source, "name", "<stream>")
-    with _open(source, name, max_pixels) as opened:
+    try:
+        opened = _open(source, name, max_pixels)
+    except ImageReadError:  # Pillow opens neither grey + alpha at 16 bits nor float RGB
+        if deep.tiff_mode(source, name) is None:
+            raise
+        return deep.read_tiff(source, name, _size_check(name, max_pixels))
+    with opened:
+        if _is_deep(opened):
+            return _read_deep(opened, source, name, max_pixels)
         frames = []
         with _decoding(name):  # counting a TIFF's pages reads every page's tags
             count = getattr(opened, "n_frames", 1)
@@ -139,6 +159,31 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     first = frames[0]
     first.extra_frames = tuple(frames[1:])
     return first
+
+
+def _size_check(name: str, max_pixels: int | None):
+    limit = _limit(max_pixels)
+    return lambda width, height: _check_size(width, height, name, limit)
+
+
+def _is_deep(im: PILImage.Image) -> bool:
+    """True for colour with 16 bits per channel, which Pillow would decode to 8."""
+    return im.mode in ("RGB", "RGBA") and ";16" in rawmode(im)
+
+
+def _read_deep(opened: PILImage.Image, source, name: str, max_pixels: int | None) -> Image:
+    """A 16-bit colour PNG or TIFF that Pillow opened (and would reduce to 8 bits)."""
+    if opened.format == "TIFF":
+        return deep.read_tiff(source, name, _size_check(name, max_pixels))
+    if opened.format != "PNG":
+        msg = (f"{name}: 16-bit {opened.mode} {opened.format} image: convtool reads 16-bit "
+               "colour from PNG and TIFF only, and refuses rather than drop the low bits")
+        raise ImageReadError(msg)
+    with _decoding(name):
+        info = read_info(opened)  # the text chunks after the pixels load them (at 8 bits)
+        n_frames = getattr(opened, "n_frames", 1)
+    _verify_png(source, name)
+    return deep.read_png(info, opened.info.get("transparency"), n_frames, source, name)
 
 
 def _verify_png(source, name: str) -> None:
@@ -182,11 +227,6 @@ def _webp_is_lossless(source) -> bool:
 def _from_pil(im: PILImage.Image, name: str) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
-    if source_mode not in SIXTEEN_BIT_MODES and ";16" in rawmode(im):
-        msg = (f"{name}: 16-bit {source_mode} image: Pillow decodes colour images with 8 bits "
-               "per channel, and convtool refuses rather than silently drop the low bits; "
-               "16-bit greyscale is supported")
-        raise ImageReadError(msg)
     fmt = im.format
     is_tiff = fmt == "TIFF"
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None

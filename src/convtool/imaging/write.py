@@ -14,11 +14,17 @@ import numpy as np
 from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
+from convtool.imaging import deep
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
+from convtool.imaging.convert import prepare
+from convtool.imaging.encoder import pillow_params
 from convtool.imaging.formats import check_output, output_format
 from convtool.imaging.metadata import save_params
-from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
+from convtool.imaging.model import DEEP_MODES, EIGHT_BIT_MODES, Image, SaveOptions
+
+# Pillow modes with more than 8 bits per channel that --depth 8 reduces.
+_DEEPER_THAN_8 = ("I;16", "F")
 
 
 def _scaled(pixels: np.ndarray, scale: float, dtype) -> np.ndarray:
@@ -64,24 +70,32 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
 
 
 def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
+    image = prepare(image, options)  # --background, --depth 8
     frames = image.frames
     PILImage.init()
     if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
         msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
         raise UsageError(msg)
+    if image.mode in DEEP_MODES:
+        deep.write(image, fp, fmt, options, save_params(image, fmt, options), name)
+        return
     pils = [to_pil(f, keep_palette=options.keep_palette) for f in frames]
     first = pils[0]
     if fmt == "JPEG" and first.mode in ("LA", "RGBA"):
-        msg = f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
+        msg = (f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP, "
+               "or flatten it with --background COLOR")
         raise UsageError(msg)
     params = save_params(image, fmt, options)
+    params.update(pillow_params(image, fmt, first.mode, options, name))
     if len(pils) > 1:
         params["append_images"] = pils[1:]
     try:
         first.save(fp, format=fmt, **params)
     except (OSError, KeyError, ValueError) as e:
         if isinstance(e, KeyError) or "cannot write mode" in str(e):
+            if first.mode in _DEEPER_THAN_8:
+                raise deep.refuse_format(first.mode, fmt, name) from None
             where = FORMATS_FOR_MODE.get(first.mode)
             msg = (f"{name}: {fmt} cannot store mode {first.mode} images"
                    + (f"; choose {where}" if where else ""))
