@@ -429,7 +429,7 @@ def test_jpeg_quality(tmp_path, samples):
 @pytest.mark.parametrize("options, target, message", [
     ({"quality": 0}, "o.jpg", "quality must be a whole number from 1 to 100, got 0"),
     ({"compress_level": 10}, "o.png", "compress-level must be a whole number from 0 to 9"),
-    ({"quality": 80}, "o.png", "--quality applies to JPEG, WebP and AVIF, not PNG"),
+    ({"quality": 80}, "o.png", "JPEG-compressed TIFF, not PNG"),
     ({"compress_level": 1}, "o.jpg", "--compress-level applies to PNG, not JPEG"),
     ({}, "-", "needs --format"),
     ({"format": "nope"}, "o.png", "unknown output format 'nope'"),

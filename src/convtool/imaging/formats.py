@@ -76,8 +76,12 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     options = options or SaveOptions()
     path = os.fspath(path)
     fmt = output_format(path, options.format)
-    if options.quality is not None and fmt not in QUALITY_FORMATS:
-        msg = (f"--quality applies to JPEG, WebP and AVIF, not {fmt}"
+    if options.quality is not None and fmt not in (*QUALITY_FORMATS, "TIFF"):
+        msg = (f"--quality applies to JPEG, WebP, AVIF and JPEG-compressed TIFF, not {fmt}"
+               + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
+        raise UsageError(msg)
+    if options.compression is not None and fmt != "TIFF":
+        msg = (f"--compression applies to TIFF, not {fmt}"
                + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
         raise UsageError(msg)
     if options.compress_level is not None and fmt != "PNG":

@@ -9,6 +9,8 @@ the basic EXIF tags) is read and written as for 8-bit TIFFs.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from convtool.imaging._codecs import available, quiet_stderr, require
@@ -184,7 +186,10 @@ def write(fp, frames: list[tuple[np.ndarray, str]], info: dict, compression: str
     extratags, kwargs = _extratags(info)
     codec = _CODEC[compression]
     bigtiff = sum(p.nbytes for p, _ in frames) > _BIGTIFF_BYTES
-    with quiet_stderr(), tifffile.TiffWriter(fp, bigtiff=bigtiff) as writer:
+    # Into memory first: tifffile wants a file object with a path-like name, and an
+    # output's temporary file (os.fdopen) has a number instead.
+    buffer = io.BytesIO()
+    with quiet_stderr(), tifffile.TiffWriter(buffer, bigtiff=bigtiff) as writer:
         for pixels, mode in frames:
             photometric, extrasamples = _LAYOUT[mode]
             data = pixels[..., 0] if pixels.shape[2] == 1 else pixels
@@ -193,3 +198,4 @@ def write(fp, frames: list[tuple[np.ndarray, str]], info: dict, compression: str
                 extrasamples=extrasamples or None, compression=codec,
                 predictor=bool(codec and info.get("predictor")), metadata=None,
                 extratags=extratags, **kwargs)
+    fp.write(buffer.getbuffer())
