@@ -270,3 +270,21 @@ def test_without_the_optional_codecs_sixteen_bit_colour_is_refused_naming_the_ex
     monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails
     with pytest.raises(ImageReadError, match=r"pip install 'convtool\[16bit\]'"):
         imaging.read_image(SUITE / "basn2c16.png")
+
+
+def test_png_text_chunks_are_read_as_pillow_reads_them(tmp_path):
+    from PIL.PngImagePlugin import PngInfo
+
+    from convtool.imaging import png16
+
+    chunks = PngInfo()
+    chunks.add_text("Plain", "latin-1 é")
+    chunks.add_text("Squeezed", "z" * 300, zip=True)
+    chunks.add_itxt("Intl", "ünïcode ✓", lang="fr", tkey="Intl")
+    chunks.add_itxt("IntlZ", "ç" * 200, zip=True)
+    path = tmp_path / "t.png"
+    PILImage.new("RGB", (3, 2)).save(path, pnginfo=chunks)
+    with PILImage.open(path) as im:
+        expected = dict(im.text)
+    assert len(expected) == 4
+    assert png16.text_chunks(path.read_bytes()) == expected

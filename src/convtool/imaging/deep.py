@@ -67,7 +67,11 @@ def read_png(info: dict, transparency, n_frames: int, source, name: str) -> Imag
                "colour animations from TIFF only")
         raise ImageReadError(msg)
     with _decoding(name):
-        raw = png16.decode(_read_bytes(source), name)
+        data = _read_bytes(source)
+        raw = png16.decode(data, name)
+    text = png16.text_chunks(data)
+    if text:
+        info = {**info, "text": text}
     if raw.shape[2] == 3 and isinstance(transparency, tuple) and len(transparency) == 3:
         key = np.all(raw == np.asarray(transparency, dtype=raw.dtype), axis=-1)
         alpha = np.where(key, 0, 65535).astype(raw.dtype)[..., np.newaxis]

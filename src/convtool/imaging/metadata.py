@@ -14,15 +14,17 @@ INFO_KEYS = ("icc_profile", "exif", "dpi", "xmp", "duration", "loop", "comment")
 TIFF_META_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
 
 
-def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None) -> dict:
+def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None, *,
+              png_text: bool = True) -> dict:
     """The metadata of a loaded Pillow frame to carry to the output, as :attr:`Image.info`.
 
     ``tiff_tags`` (a TIFF's ``getexif()``) and ``orientation`` (its orientation
-    tag, taken out before loading) apply to TIFF files only.
+    tag, taken out before loading) apply to TIFF files only. ``png_text=False``
+    leaves out a PNG's text chunks, which Pillow finds only by loading the pixels.
     """
     info = {k: im.info[k] for k in INFO_KEYS if k in im.info}
     info.update(read_settings(im))
-    if im.format == "PNG" and getattr(im, "text", None):
+    if im.format == "PNG" and png_text and getattr(im, "text", None):
         info["text"] = dict(im.text)
     if tiff_tags is not None:
         meta = PILImage.Exif()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 
 import numpy as np
 
@@ -39,6 +40,35 @@ def _chunks(data: bytes):
         end = pos + 12 + length
         yield data[pos + 4:pos + 8], data[pos:end]
         pos = end
+
+
+def text_chunks(data: bytes) -> dict[str, str]:
+    """The text of a PNG's tEXt, zTXt and iTXt chunks, as Pillow's ``im.text`` gives it.
+
+    Pillow finds text after the pixels only by decoding them (to 8 bits, for
+    nothing here); reading the chunks costs nothing.
+    """
+    text = {}
+    for kind, chunk in _chunks(data):
+        body = chunk[8:-4]
+        try:
+            if kind == b"tEXt":
+                key, value = body.split(b"\0", 1)
+                text[key.decode("latin-1")] = value.decode("latin-1")
+            elif kind == b"zTXt":
+                key, rest = body.split(b"\0", 1)
+                text[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+            elif kind == b"iTXt":
+                key, rest = body.split(b"\0", 1)
+                compressed, rest = rest[0], rest[2:]
+                _language, _translated, value = rest.split(b"\0", 2)
+                value = zlib.decompress(value) if compressed else value
+                text[key.decode("latin-1")] = value.decode("utf-8")
+        except (ValueError, IndexError, zlib.error):
+            continue  # a damaged optional chunk: Pillow skips it too
+        if kind == b"IEND":
+            break
+    return text
 
 
 def metadata_chunks(params: dict) -> bytes:

@@ -180,7 +180,7 @@ def _read_deep(opened: PILImage.Image, source, name: str, max_pixels: int | None
                "colour from PNG and TIFF only, and refuses rather than drop the low bits")
         raise ImageReadError(msg)
     with _decoding(name):
-        info = read_info(opened)  # the text chunks after the pixels load them (at 8 bits)
+        info = read_info(opened, png_text=False)  # Pillow would decode the pixels to find it
         n_frames = getattr(opened, "n_frames", 1)
     _verify_png(source, name)
     return deep.read_png(info, opened.info.get("transparency"), n_frames, source, name)
