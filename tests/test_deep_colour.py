@@ -288,3 +288,12 @@ def test_png_text_chunks_are_read_as_pillow_reads_them(tmp_path):
         expected = dict(im.text)
     assert len(expected) == 4
     assert png16.text_chunks(path.read_bytes()) == expected
+
+
+def test_sixteen_bit_alpha_to_jpeg_names_both_options(tmp_path, rng):
+    image = as_image(deep_values("RGBA;16", rng, (4, 4)), "RGBA;16")
+    with pytest.raises(UsageError, match=r"--depth 8 .* and --background COLOR"):
+        imaging.write_image(image, tmp_path / "o.jpg")
+    imaging.write_image(image, tmp_path / "o.jpg", SaveOptions(depth=8, background="white"))
+    with PILImage.open(tmp_path / "o.jpg") as im:
+        assert (im.mode, im.size) == ("RGB", (4, 4))

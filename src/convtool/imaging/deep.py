@@ -19,7 +19,7 @@ from convtool.imaging import png16, tiff
 from convtool.imaging.choices import FORMATS_FOR_MODE
 from convtool.imaging.colour import row_chunks
 from convtool.imaging.encoder import check_tiff_quality, tiff_compression
-from convtool.imaging.model import FULL_SCALE, Image, SaveOptions
+from convtool.imaging.model import ALPHA_CHANNEL_MODES, FULL_SCALE, Image, SaveOptions
 
 _PNG_MODES = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}
 # What the codecs raise for a damaged file (tifffile: ValueError; imagecodecs: RuntimeError).
@@ -135,8 +135,11 @@ def refuse_format(mode: str, fmt: str, name: str) -> UsageError:
     """The error for a format that cannot hold a 16-bit or float image, naming ``--depth 8``."""
     what = "float values" if FULL_SCALE.get(mode) is None else "16 bits per channel"
     where = FORMATS_FOR_MODE.get(mode, "TIFF")
+    also = ""
+    if fmt == "JPEG" and mode in ALPHA_CHANNEL_MODES:
+        also = " and --background COLOR to flatten its alpha"
     msg = (f"{name}: {fmt} cannot hold this image's {what} (mode {mode}); write {where} to "
-           "keep them, or add --depth 8 to write 8 bits per channel")
+           f"keep them, or add --depth 8 to write 8 bits per channel{also}")
     return UsageError(msg)
 
 

@@ -79,9 +79,11 @@ def tiff_compression(image: Image, options: SaveOptions, fits, name: str) -> str
 
 
 def check_tiff_quality(options: SaveOptions, compression: str, name: str) -> None:
+    """Refuse ``--quality`` for a TIFF that is not JPEG-compressed."""
     if options.quality is not None and compression != "jpeg":
-        msg = (f"{name}: --quality applies to TIFF only with JPEG compression "
-               f"(this one is written {compression}); add --compression jpeg")
+        written = "uncompressed" if compression == "none" else f"with {compression}"
+        msg = (f"{name}: --quality applies to TIFF only with JPEG compression (this one would "
+               f"be written {written}); add --compression jpeg")
         raise UsageError(msg)
 
 
