@@ -34,6 +34,8 @@ _PILLOW_MODES = {"group3": ("1",), "group4": ("1",), "jpeg": ("L", "RGB", "CMYK"
 _NEEDS = {"group3": "a bilevel image (a bilevel input with --keep-palette)",
           "group4": "a bilevel image (a bilevel input with --keep-palette)",
           "jpeg": "8 bits per channel, greyscale, RGB or CMYK, without alpha"}
+# Inputs whose JPEG tables are kept for a JPEG output (an MPO's pictures are JPEGs).
+_JPEG_FORMATS = ("JPEG", "MPO")
 #: Written instead of a kept compression that cannot hold the output.
 FALLBACK = "deflate"
 
@@ -41,7 +43,7 @@ FALLBACK = "deflate"
 def read_settings(im: PILImage.Image) -> dict:
     """The encoder settings of an opened Pillow frame worth keeping, as ``info`` entries."""
     settings = {}
-    if im.format == "JPEG":
+    if im.format in _JPEG_FORMATS:
         from PIL.JpegImagePlugin import get_sampling
 
         tables = getattr(im, "quantization", None)
@@ -92,7 +94,7 @@ def pillow_params(image: Image, fmt: str, pil_mode: str, options: SaveOptions,
     """Pillow ``save`` arguments that keep (or override) the input's encoder settings."""
     info = image.info
     params: dict = {}
-    if fmt == "JPEG" and image.format == "JPEG":
+    if fmt == "JPEG" and image.format in _JPEG_FORMATS:
         if options.quality is None and "quantization" in info:
             params["qtables"] = info["quantization"]
         if "subsampling" in info:

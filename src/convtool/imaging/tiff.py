@@ -14,6 +14,7 @@ import io
 import numpy as np
 
 from convtool.imaging._codecs import available, quiet_stderr, require
+from convtool.imaging._pillow_compat import ORIENTATION
 
 _MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # tifffile's photometric / extra samples for each of our deep modes.
@@ -22,7 +23,7 @@ _LAYOUT = {
     "LA;16": ("minisblack", ("unassalpha",)), "RGB;F": ("rgb", ()),
 }
 _ASSOCIATED_ALPHA = 1
-# tifffile's compression for each of our names (see COMPRESSIONS in formats).
+# tifffile's compression for each of our names (see choices.TIFF_COMPRESSIONS).
 _CODEC = {"none": None, "lzw": "lzw", "deflate": "adobe_deflate", "packbits": "packbits",
           "zstd": "zstd", "lzma": "lzma"}
 #: Compressions tifffile writes 16-bit and float data with (convtool's names).
@@ -31,7 +32,6 @@ _BIGTIFF_BYTES = 2**32 - 2**25  # classic TIFF offsets are 32-bit; keep a margin
 # Baseline tags kept as ASCII text / SHORT, with their tifffile names.
 _TEXT_TAGS = {270: "ImageDescription", 271: "Make", 272: "Model", 305: "Software",
               306: "DateTime", 315: "Artist", 33432: "Copyright"}
-_ORIENTATION = 274
 
 
 def is_tiff(head: bytes) -> bool:
@@ -103,7 +103,7 @@ def _info(page) -> dict:
         if tag_name in tags:
             meta[code] = tags[tag_name].value
     if "Orientation" in tags:
-        meta[_ORIENTATION] = int(tags["Orientation"].value)
+        meta[ORIENTATION] = int(tags["Orientation"].value)
     if len(meta):
         info["exif"] = meta.tobytes()
     if int(page.predictor) != 1:
@@ -131,8 +131,8 @@ def read(source, name: str, check_size) -> list[tuple[np.ndarray, str, dict]]:
         for page in tif.pages:
             mode = _mode(page)
             if mode is None:
-                msg = (f"{name}: page {len(frames) + 1} is not 16-bit or float RGB(A) or grey + "
-                       "alpha, as convtool reads them (photometric, samples, sample format)")
+                msg = (f"page {len(frames) + 1} is not 16-bit RGB, RGBA or grey + alpha, nor "
+                       "float RGB, as the first page is")
                 raise ValueError(msg)
             check_size(page.imagewidth, page.imagelength)
             pixels = _yxs(page, page.asarray())
@@ -170,7 +170,7 @@ def _extratags(info: dict) -> tuple[list, dict]:
                 kwargs["datetime"] = value
             elif code in _TEXT_TAGS and text is not None:
                 extratags.append((code, "s", 0, text, True))
-            elif code == _ORIENTATION and isinstance(value, int):
+            elif code == ORIENTATION and isinstance(value, int):
                 extratags.append((code, "H", 1, value, True))
     return extratags, kwargs
 
