@@ -297,3 +297,32 @@ def test_sixteen_bit_alpha_to_jpeg_names_both_options(tmp_path, rng):
     imaging.write_image(image, tmp_path / "o.jpg", SaveOptions(depth=8, background="white"))
     with PILImage.open(tmp_path / "o.jpg") as im:
         assert (im.mode, im.size) == ("RGB", (4, 4))
+
+
+def damaged_copies(data):
+    """Truncations and single flipped bytes through the whole file."""
+    for cut in (8, 20, len(data) // 3, len(data) // 2, len(data) - 20, len(data) - 1):
+        yield data[:cut]
+    for at in range(8, len(data), max(1, len(data) // 25)):
+        yield data[:at] + bytes([data[at] ^ 0x5A]) + data[at + 1:]
+
+
+@pytest.mark.parametrize("kind", ["png", "tif"])
+def test_damaged_sixteen_bit_files_are_one_clean_error(tmp_path, rng, capfd, kind):
+    good = tmp_path / f"good.{kind}"
+    imaging.write_image(as_image(deep_values("RGBA;16", rng, (24, 31)), "RGBA;16"), good,
+                        SaveOptions(compression="deflate") if kind == "tif" else None)
+    outcomes = set()
+    for index, data in enumerate(damaged_copies(good.read_bytes())):
+        path = tmp_path / f"bad{index}.{kind}"
+        path.write_bytes(data)
+        try:
+            image = imaging.read_image(path)
+        except ImageReadError as e:
+            outcomes.add("refused")
+            assert str(e).startswith(str(path))
+        else:  # a flipped byte in pixel data or an unchecked field may still decode
+            outcomes.add("read")
+            assert image.pixels.shape[2] in (1, 2, 3, 4)
+    assert "refused" in outcomes
+    assert capfd.readouterr().err == ""

@@ -11,6 +11,7 @@ the same tags as Pillow's for TIFF, so it survives as for 8-bit files.
 from __future__ import annotations
 
 import contextlib
+import struct
 
 import numpy as np
 
@@ -23,7 +24,8 @@ from convtool.imaging.model import ALPHA_CHANNEL_MODES, FULL_SCALE, Image, SaveO
 
 _PNG_MODES = {2: "LA;16", 3: "RGB;16", 4: "RGBA;16"}
 # What the codecs raise for a damaged file (tifffile: ValueError; imagecodecs: RuntimeError).
-_DECODE_ERRORS = (ValueError, RuntimeError, OSError, EOFError, IndexError, KeyError)
+_DECODE_ERRORS = (ValueError, RuntimeError, OSError, EOFError, IndexError, KeyError,
+                  struct.error)
 
 
 @contextlib.contextmanager
@@ -85,7 +87,9 @@ def read_png(info: dict, transparency, n_frames: int, source, name: str) -> Imag
 
 def tiff_mode(source, name: str) -> str | None:
     """The deep mode of a TIFF's first page, or None (not deep, or not a TIFF tifffile reads)."""
-    with contextlib.suppress(*_DECODE_ERRORS):  # missing, unreadable, damaged: Pillow's to say
+    # Only a probe, after Pillow failed: whatever goes wrong (a missing, truncated or
+    # damaged file), Pillow's own error is the one reported.
+    with contextlib.suppress(Exception):
         if tiff.is_tiff(_read_head(source)):
             return tiff.deep_mode(_rewound(source), name)
     return None
