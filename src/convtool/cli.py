@@ -26,6 +26,12 @@ import typer.core
 from convtool import __version__
 from convtool.errors import ConvtoolError, UsageError
 
+# TODO(arch merge): read these from convtool.imaging.choices (TIFF_COMPRESSIONS,
+# DEPTHS) in cli/options.py; this module may not import convtool.imaging yet.
+TIFF_COMPRESSIONS = ("none", "lzw", "deflate", "zip", "jpeg", "packbits", "group3", "group4",
+                     "zstd", "lzma")
+DEPTHS = (8,)
+
 try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as _click_errors
 except ImportError:  # pragma: no cover - older typer on click
@@ -216,8 +222,26 @@ IMAGE_OPTIONS = [
                                "With --out-dir the outputs get its extension.",
         rich_help_panel=OUTPUT, show_default=False)], None),
     ("quality", Annotated[int | None, typer.Option(
-        "--quality", help="JPEG, WebP or AVIF quality, 1..100. Default: Pillow's (JPEG 75, "
-                                "WebP 80).", rich_help_panel=OUTPUT, show_default=False)], None),
+        "--quality", help="JPEG, WebP, AVIF or JPEG-compressed TIFF quality, 1..100. Default: "
+                          "a JPEG input's own tables; else Pillow's (JPEG 75, WebP 80).",
+        rich_help_panel=OUTPUT, show_default=False)], None),
+    ("compression", Annotated[str | None, typer.Option(
+        "--compression", help=f"TIFF compression: {' | '.join(TIFF_COMPRESSIONS)}. Default: a "
+                              "TIFF input's own (a G4 fax stays G4 while it stays bilevel, else "
+                              "deflate); other inputs: none. group3/group4 hold bilevel images "
+                              "(--keep-palette), jpeg 8-bit ones (takes --quality).",
+        rich_help_panel=OUTPUT, show_default=False)], None),
+    ("background", Annotated[str | None, typer.Option(
+        "--background", help="Flatten transparency onto this colour (a name such as white, or "
+                             "#rrggbb) before writing, as formats without alpha (JPEG, BMP, "
+                             "PPM) need. Default: keep alpha; such formats then refuse it.",
+        rich_help_panel=OUTPUT, show_default=False)], None),
+    ("depth", Annotated[int | None, typer.Option(
+        "--depth", help=f"{' | '.join(map(str, DEPTHS))}: write 16-bit and float images with 8 "
+                        "bits per channel, as JPEG, WebP and other 8-bit formats need (floats "
+                        "are taken on the 0..1 scale). Default: keep the depth; 8-bit formats "
+                        "then refuse such images.",
+        rich_help_panel=OUTPUT, show_default=False)], None),
     ("compress_level", Annotated[int | None, typer.Option(
         "--compress-level", help="PNG zlib level, 0 (none, fastest) to 9 (smallest, slowest). "
                                  "Default 3: encodes about 3x faster than Pillow's 6, "
@@ -375,7 +399,9 @@ def _run_filter(kernel, paths: list[str], options: dict) -> None:
                     linear=options["linear"])
     save = SaveOptions(format=options["format"], quality=options["quality"],
                        compress_level=options["compress_level"],
-                       keep_palette=options["keep_palette"], no_clobber=options["no_clobber"])
+                       keep_palette=options["keep_palette"], no_clobber=options["no_clobber"],
+                       compression=options["compression"], background=options["background"],
+                       depth=options["depth"])
     if options["out_dir"] is not None:
         _run_batch(job, paths, options, save)
         return
