@@ -94,8 +94,8 @@ def test_transparent_colour_of_a_sixteen_bit_rgb_png_becomes_alpha():
 
 
 def test_blur_keeps_sixteen_bits(tmp_path):
-    from convtool.batch import FilterJob, apply_job
     from convtool.kernels import gaussian_kernel
+    from convtool.pipeline import FilterJob, apply_job
 
     ramp = np.linspace(0, 1, 200, dtype=np.float32)
     pixels = np.stack([np.tile(ramp, (20, 1))] * 3, axis=-1)
