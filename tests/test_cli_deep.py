@@ -68,9 +68,10 @@ def test_bad_background_and_depth_are_usage_errors(tmp_path):
     out = tmp_path / "o.png"
     result = run("blur", SUITE / "basn6a16.png", out, "--background", "nocolour")
     assert result.exit_code == 2
-    assert "unknown colour 'nocolour'" in error_line(result)
+    assert "--background 'nocolour' is not a colour" in error_line(result)
     result = run("blur", SUITE / "basn6a16.png", out, "--depth", "12")
     assert result.exit_code == 2
+    assert "--depth must be 8, got 12" in error_line(result)
     assert not out.exists()
 
 
@@ -100,8 +101,13 @@ def test_tiff_compression_kept_and_chosen(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["o.png", "--compression", "lzw"], "--compression applies to TIFF, not PNG"),
-    (["o.tif", "--compression", "rle"], "rle"),
-    (["o.tif", "--compression", "group4"], "needs a bilevel image"),
+    (["o.tif", "--compression", "rle"], "--compression 'rle' is not one a TIFF can have: "
+                                        "choose one of none, lzw"),
+    (["o.tif", "--compression", "group4"], "needs a bilevel image (a bilevel input with "
+                                           "--keep-palette)"),
+    (["o.tif", "--quality", "80"], "--quality applies to TIFF only when it is JPEG-compressed"
+                                   " (this one would be written uncompressed); add "
+                                   "--compression jpeg"),
 ])
 def test_compression_mistakes_are_one_line(tmp_path, args, message):
     result = run("blur", "sample_images/camera.png", tmp_path / args[0], *args[1:])

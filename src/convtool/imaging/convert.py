@@ -36,9 +36,9 @@ def parse_colour(text: str) -> tuple[float, float, float]:
     try:
         rgb = ImageColor.getrgb(str(text).strip())
     except ValueError:
-        msg = (f"--background: unknown colour {text!r}: give a colour name (white, black, "
+        msg = (f"background {text!r} is not a colour: give a colour name (white, black, "
                "gray...) or #rrggbb")
-        raise UsageError(msg) from None
+        raise UsageError(msg, params=("background",)) from None
     return tuple(v / 255.0 for v in rgb[:3])
 
 

@@ -141,10 +141,10 @@ def refuse_format(mode: str, fmt: str, name: str) -> UsageError:
     where = FORMATS_FOR_MODE.get(mode, "TIFF")
     also = ""
     if fmt == "JPEG" and mode in ALPHA_CHANNEL_MODES:
-        also = " and --background COLOR to flatten its alpha"
+        also = " and background COLOR to flatten its alpha"
     msg = (f"{name}: {fmt} cannot hold this image's {what} (mode {mode}); write {where} to "
-           f"keep them, or add --depth 8 to write 8 bits per channel{also}")
-    return UsageError(msg)
+           f"keep them, or add depth 8 to write 8 bits per channel{also}")
+    return UsageError(msg, params=("depth", "background"))
 
 
 def write(image: Image, fp, fmt: str, options: SaveOptions, params: dict, name: str) -> None:
@@ -159,8 +159,8 @@ def write(image: Image, fp, fmt: str, options: SaveOptions, params: dict, name: 
     if fmt == "PNG" and FULL_SCALE[image.mode] is not None:
         if len(frames) > 1:
             msg = (f"{name}: PNG animations with 16 bits per channel are not supported; "
-                   "write TIFF to keep every frame, or add --depth 8")
-            raise UsageError(msg)
+                   "write TIFF to keep every frame, or add depth 8")
+            raise UsageError(msg, params=("depth",))
         metadata = {k: v for k, v in params.items()
                     if k not in ("save_all", "duration", "loop", "append_images")}
         fp.write(png16.encode(_integer_pixels(image.pixels, image.mode), metadata, name))

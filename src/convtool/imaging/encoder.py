@@ -31,8 +31,8 @@ _TO_PILLOW = {
 # Compressions that hold only some Pillow modes; the others hold every mode Pillow writes.
 _PILLOW_MODES = {"group3": ("1",), "group4": ("1",), "jpeg": ("L", "RGB", "CMYK")}
 # What the compressions that hold only some modes need, for messages.
-_NEEDS = {"group3": "a bilevel image (a bilevel input with --keep-palette)",
-          "group4": "a bilevel image (a bilevel input with --keep-palette)",
+_NEEDS = {"group3": "a bilevel image (a bilevel input with keep_palette)",
+          "group4": "a bilevel image (a bilevel input with keep_palette)",
           "jpeg": "8 bits per channel, greyscale, RGB or CMYK, without alpha"}
 # Inputs whose JPEG tables are kept for a JPEG output (an MPO's pictures are JPEGs).
 _JPEG_FORMATS = ("JPEG", "MPO")
@@ -70,9 +70,9 @@ def tiff_compression(image: Image, options: SaveOptions, fits, name: str) -> str
     if options.compression is not None:
         if not fits(options.compression):
             need = _NEEDS.get(options.compression, "another kind of image")
-            msg = (f"{name}: --compression {options.compression} needs {need}; "
+            msg = (f"{name}: compression {options.compression} needs {need}; "
                    "choose none, lzw, deflate, packbits, zstd or lzma")
-            raise UsageError(msg)
+            raise UsageError(msg, params=("compression", "keep_palette"))
         return options.compression
     kept = image.info.get("compression") if image.format == "TIFF" else None
     if kept is None:
@@ -84,9 +84,9 @@ def check_tiff_quality(options: SaveOptions, compression: str, name: str) -> Non
     """Refuse ``--quality`` for a TIFF that is not JPEG-compressed."""
     if options.quality is not None and compression != "jpeg":
         written = "uncompressed" if compression == "none" else f"with {compression}"
-        msg = (f"{name}: --quality applies to TIFF only with JPEG compression (this one would "
-               f"be written {written}); add --compression jpeg")
-        raise UsageError(msg)
+        msg = (f"{name}: quality applies to TIFF only when it is JPEG-compressed (this one "
+               f"would be written {written}); add compression jpeg")
+        raise UsageError(msg, params=("quality", "compression"))
 
 
 def pillow_params(image: Image, fmt: str, pil_mode: str, options: SaveOptions,

@@ -81,9 +81,9 @@ def check_output(path, options: SaveOptions | None = None) -> str:
                + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
         raise UsageError(msg)
     if options.compression is not None and fmt != "TIFF":
-        msg = (f"--compression applies to TIFF, not {fmt}"
-               + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
-        raise UsageError(msg)
+        msg = (f"compression applies to TIFF, not {fmt}"
+               + ("; PNG takes compress_level" if fmt == "PNG" else ""))
+        raise UsageError(msg, params=("compression", "compress_level"))
     if options.compress_level is not None and fmt != "PNG":
         msg = f"--compress-level applies to PNG, not {fmt}"
         raise UsageError(msg)

@@ -135,13 +135,13 @@ class SaveOptions:
         if self.compression is not None:
             name = self.compression.strip().lower()
             if name not in TIFF_COMPRESSIONS:
-                msg = (f"unknown TIFF compression {self.compression!r}: choose one of "
-                       f"{', '.join(TIFF_COMPRESSIONS)}")
-                raise UsageError(msg)
+                msg = (f"compression {self.compression!r} is not one a TIFF can have: choose "
+                       f"one of {', '.join(TIFF_COMPRESSIONS)}")
+                raise UsageError(msg, params=("compression",))
             object.__setattr__(self, "compression", TIFF_COMPRESSION_ALIASES.get(name, name))
         if self.depth is not None and self.depth not in DEPTHS:
             msg = f"depth must be {' or '.join(map(str, DEPTHS))}, got {self.depth}"
-            raise UsageError(msg)
+            raise UsageError(msg, params=("depth",))
         if self.background is not None:
             from convtool.imaging.convert import parse_colour
 

@@ -84,8 +84,8 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
     first = pils[0]
     if fmt == "JPEG" and first.mode in ("LA", "RGBA"):
         msg = (f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP, "
-               "or flatten it with --background COLOR")
-        raise UsageError(msg)
+               "or flatten it with background COLOR")
+        raise UsageError(msg, params=("background",))
     params = save_params(image, fmt, options)
     params.update(pillow_params(image, fmt, first.mode, options, name))
     if len(pils) > 1:
