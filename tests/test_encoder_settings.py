@@ -159,3 +159,13 @@ def test_compression_option_is_for_tiff_only(tmp_path):
         imaging.check_output(tmp_path / "o.png", SaveOptions(compression="lzw"))
     with pytest.raises(UsageError, match="compression 'rle' is not one a TIFF can have"):
         SaveOptions(compression="rle")
+
+
+def test_sixteen_bit_quantisation_tables_kept_without_a_word_on_stderr(tmp_path, capfd):
+    source = "tests/data/hopper_16bit_qtables.jpg"  # see tests/data/LICENSES.md
+    out = tmp_path / "o.jpg"
+    imaging.write_image(imaging.read_image(source), out)
+    with PILImage.open(source) as before, PILImage.open(out) as after:
+        assert max(max(t) for t in before.quantization.values()) > 255
+        assert after.quantization == before.quantization
+    assert capfd.readouterr().err == ""

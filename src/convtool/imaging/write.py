@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
 from convtool.imaging import deep
+from convtool.imaging._codecs import quiet_stderr
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
 from convtool.imaging.convert import prepare
@@ -91,7 +92,10 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
     if len(pils) > 1:
         params["append_images"] = pils[1:]
     try:
-        first.save(fp, format=fmt, **params)
+        # libjpeg and libtiff print warnings of their own (a kept 16-bit JPEG table is
+        # "too coarse for baseline JPEG"): keep them off the terminal.
+        with quiet_stderr():
+            first.save(fp, format=fmt, **params)
     except (OSError, KeyError, ValueError) as e:
         if isinstance(e, KeyError) or "cannot write mode" in str(e):
             if first.mode in _DEEPER_THAN_8:
