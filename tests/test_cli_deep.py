@@ -114,3 +114,14 @@ def test_compression_mistakes_are_one_line(tmp_path, args, message):
     assert result.exit_code == 2
     assert message in error_line(result)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sixteen_bit_through_a_pipe(tmp_path):
+    data = (SUITE / "basn6a16.png").read_bytes()
+    result = runner.invoke(app, ["blur", "-", "-", "--format", "tiff", "--sigma", "1"],
+                           input=data)
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "o.tif"
+    out.write_bytes(result.stdout_bytes)
+    image = imaging.read_image(out)
+    assert (image.mode, image.pixels.shape) == ("RGBA;16", (32, 32, 4))
