@@ -326,3 +326,29 @@ def test_damaged_sixteen_bit_files_are_one_clean_error(tmp_path, rng, capfd, kin
             assert image.pixels.shape[2] in (1, 2, 3, 4)
     assert "refused" in outcomes
     assert capfd.readouterr().err == ""
+
+
+def test_sixteen_bit_ppm_is_read_whole_and_written_back_exactly(tmp_path, rng):
+    values = deep_values("RGB;16", rng, (7, 9))
+    binary, plain = tmp_path / "b.ppm", tmp_path / "p.ppm"
+    binary.write_bytes(b"P6\n# sixteen bits\n9 7\n65535\n" + values.astype(">u2").tobytes())
+    plain.write_text("P3\n9 7\n65535\n" + "\n".join(map(str, values.ravel())) + "\n")
+    for path in (binary, plain):
+        image = imaging.read_image(path)
+        assert (image.mode, image.format) == ("RGB;16", "PPM")
+        assert np.array_equal(stored(image), values)
+    out = tmp_path / "o.ppm"
+    imaging.write_image(imaging.read_image(binary), out)
+    assert out.read_bytes() == binary.read_bytes().replace(b"# sixteen bits\n", b"")
+
+
+def test_ppm_maximum_value_sets_the_scale(tmp_path):
+    path = tmp_path / "twelve.ppm"
+    path.write_bytes(b"P6\n2 1\n4095\n" + np.array([0, 4095, 2048, 1, 2, 3], ">u2").tobytes())
+    image = imaging.read_image(path)
+    assert image.mode == "RGB;16"
+    assert np.allclose(image.pixels[0, 0], [0.0, 1.0, 2048 / 4095])
+    assert np.allclose(image.pixels[0, 1] * 4095, [1, 2, 3])
+    path.write_bytes(b"P6\n2 1\n4095\n" + bytes(5))  # short
+    with pytest.raises(ImageReadError, match="cannot decode"):
+        imaging.read_image(path)

@@ -4,8 +4,9 @@ Pillow holds colour with 8 bits per channel. RGB, RGBA and grey + alpha at 16
 bits per channel (PNG and TIFF) and float RGB (TIFF) are read here into the
 modes of :data:`~convtool.imaging.model.DEEP_MODES` and written back the same:
 PNG pixels through libpng (:mod:`~convtool.imaging.png16`), TIFF through
-tifffile (:mod:`~convtool.imaging.tiff`). Metadata is Pillow's for PNG and
-the same tags as Pillow's for TIFF, so it survives as for 8-bit files.
+tifffile (:mod:`~convtool.imaging.tiff`), PPM by :mod:`~convtool.imaging.ppm16`.
+Metadata is Pillow's for PNG and the same tags as Pillow's for TIFF, so it
+survives as for 8-bit files.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import struct
 import numpy as np
 
 from convtool.errors import ImageReadError, UsageError
-from convtool.imaging import png16, tiff
+from convtool.imaging import png16, ppm16, tiff
 from convtool.imaging.choices import FORMATS_FOR_MODE
 from convtool.imaging.colour import row_chunks
 from convtool.imaging.encoder import check_tiff_quality, tiff_compression
@@ -83,6 +84,15 @@ def read_png(info: dict, transparency, n_frames: int, source, name: str) -> Imag
         msg = f"{name}: a 16-bit PNG with {raw.shape[2]} channels is not supported"
         raise ImageReadError(msg)
     return Image(pixels=_to_unit(raw, mode), mode=mode, info=info, format="PNG")
+
+
+def read_ppm(info: dict, size: tuple[int, int], layout: tuple[int, int, bool], source,
+             name: str) -> Image:
+    """A PPM with more than 8 bits per channel (``layout``: maximum value, offset, plain)."""
+    maxval, offset, plain = layout
+    with _decoding(name):
+        pixels = ppm16.decode(_read_bytes(source), *size, maxval, offset, plain)
+    return Image(pixels=pixels, mode="RGB;16", info=info, format="PPM")
 
 
 def tiff_mode(source, name: str) -> str | None:
@@ -164,6 +174,11 @@ def write(image: Image, fp, fmt: str, options: SaveOptions, params: dict, name: 
         metadata = {k: v for k, v in params.items()
                     if k not in ("save_all", "duration", "loop", "append_images")}
         fp.write(png16.encode(_integer_pixels(image.pixels, image.mode), metadata, name))
+    elif fmt == "PPM" and image.mode == "RGB;16":
+        if len(frames) > 1:
+            msg = f"{name}: PPM holds one picture; write TIFF to keep every frame"
+            raise UsageError(msg)
+        fp.write(ppm16.encode(_integer_pixels(image.pixels, image.mode)))
     elif fmt == "TIFF":
         compression = tiff_compression(image, options, tiff.COMPRESSIONS.__contains__, name)
         check_tiff_quality(options, compression, name)

@@ -15,7 +15,7 @@ from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
 from convtool.imaging import deep
-from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
+from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, ppm_layout, rawmode
 from convtool.imaging.choices import STDIO
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
@@ -168,6 +168,9 @@ def _size_check(name: str, max_pixels: int | None):
 
 def _is_deep(im: PILImage.Image) -> bool:
     """True for colour with 16 bits per channel, which Pillow would decode to 8."""
+    if im.format == "PPM":
+        layout = ppm_layout(im)
+        return im.mode == "RGB" and layout is not None and layout[0] > 255
     return im.mode in ("RGB", "RGBA") and ";16" in rawmode(im)
 
 
@@ -175,9 +178,11 @@ def _read_deep(opened: PILImage.Image, source, name: str, max_pixels: int | None
     """A 16-bit colour PNG or TIFF that Pillow opened (and would reduce to 8 bits)."""
     if opened.format == "TIFF":
         return deep.read_tiff(source, name, _size_check(name, max_pixels))
+    if opened.format == "PPM":
+        return deep.read_ppm({}, opened.size, ppm_layout(opened), source, name)
     if opened.format != "PNG":
         msg = (f"{name}: 16-bit {opened.mode} {opened.format} image: convtool reads 16-bit "
-               "colour from PNG and TIFF only, and refuses rather than drop the low bits")
+               "colour from PNG, TIFF and PPM only, and refuses rather than drop the low bits")
         raise ImageReadError(msg)
     with _decoding(name):
         info = read_info(opened, png_text=False)  # Pillow would decode the pixels to find it
