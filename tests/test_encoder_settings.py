@@ -154,6 +154,11 @@ def test_compression_that_cannot_hold_the_image_is_refused(tmp_path, mode, compr
     assert list(tmp_path.iterdir()) == []
 
 
+def test_quality_with_another_tiff_compression_is_refused_before_any_work(tmp_path):
+    with pytest.raises(UsageError, match="not with compression lzw"):
+        imaging.check_output(tmp_path / "o.tif", SaveOptions(quality=80, compression="lzw"))
+
+
 def test_compression_option_is_for_tiff_only(tmp_path):
     with pytest.raises(UsageError, match="compression applies to TIFF, not PNG"):
         imaging.check_output(tmp_path / "o.png", SaveOptions(compression="lzw"))

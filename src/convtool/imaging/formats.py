@@ -80,6 +80,10 @@ def check_output(path, options: SaveOptions | None = None) -> str:
         msg = (f"quality applies to JPEG, WebP, AVIF and JPEG-compressed TIFF, not {fmt}"
                + ("; PNG takes compress_level" if fmt == "PNG" else ""))
         raise UsageError(msg, params=("quality", "compress_level"))
+    if options.quality is not None and options.compression not in (None, "jpeg"):
+        msg = (f"quality applies to TIFF only when it is JPEG-compressed, not with "
+               f"compression {options.compression}")
+        raise UsageError(msg, params=("quality", "compression"))
     if options.compression is not None and fmt != "TIFF":
         msg = (f"compression applies to TIFF, not {fmt}"
                + ("; PNG takes compress_level" if fmt == "PNG" else ""))
