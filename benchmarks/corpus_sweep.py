@@ -101,15 +101,17 @@ def _sixteen_bit_colour(path: str, fmt: str):
     return arr if arr.ndim == 3 else arr[..., None]
 
 
-def _frame(im, path: str, dec: Decoded) -> np.ndarray:
-    """One loaded Pillow frame as float64 (H, W, C); sets dec.kind/alpha/bits."""
-    mode = im.mode
-    trns = im.info.get("transparency")
-    raw = ""
+def _rawmode(im) -> str:
     args = im.tile[0].args if im.tile else ""
     if isinstance(args, tuple):
         args = args[0] if args else ""
-    raw = args if isinstance(args, str) else ""
+    return args if isinstance(args, str) else ""
+
+
+def _frame(im, raw: str, path: str, dec: Decoded) -> np.ndarray:
+    """One loaded Pillow frame (``raw``: its raw mode) as float64 (H, W, C); sets dec's kind."""
+    mode = im.mode
+    trns = im.info.get("transparency")
     if mode in ("RGB", "RGBA", "LA") and ";16" in raw:
         arr = _sixteen_bit_colour(path, dec.format)
         if arr is not None:
@@ -144,6 +146,9 @@ def _frame(im, path: str, dec: Decoded) -> np.ndarray:
         dec.kind = "cmyk" if mode == "CMYK" else ("grey" if mode in ("L", "LA") else "colour")
     has_alpha = mode in ("LA", "RGBA")
     if trns is not None and not has_alpha and not isinstance(trns, bytes):
+        depth = {"1": 1, "L;1": 1, "L;2": 2, "L;4": 4}.get(raw)
+        if depth is not None:  # the key is stored at the file's depth, the pixels at 8 bits
+            trns = min(trns, 2**depth - 1) * 255 // (2**depth - 1)
         alpha = _key_alpha(arr, trns)
         arr = np.concatenate([arr, alpha[..., None] * scale], axis=2)
         has_alpha = True
@@ -163,9 +168,10 @@ def decode(path: str) -> Decoded:
             count = getattr(im, "n_frames", 1)
             for index in range(count):
                 im.seek(index)
+                raw = _rawmode(im)
                 im.load()
                 dec.durations.append(im.info.get("duration"))
-                dec.frames.append(_frame(im, path, dec))
+                dec.frames.append(_frame(im, raw, path, dec))
             if dec.format == "PNG":
                 with Image.open(path) as check:
                     check.verify()
@@ -467,6 +473,8 @@ def drive(path: str, folder: str, targets: list[str]) -> None:
 def files_in(folders: list[str]) -> list[str]:
     found = []
     for folder in folders:
+        if os.path.isfile(folder):
+            found.append(folder)
         for dirpath, _dirs, names in os.walk(folder):
             found += [os.path.join(dirpath, n) for n in names
                       if not n.startswith(".") and n.lower() not in ("license", "readme.md")

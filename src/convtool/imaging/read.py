@@ -16,6 +16,7 @@ from PIL import UnidentifiedImageError
 from convtool.errors import ImageReadError, UsageError
 from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
 from convtool.imaging.choices import STDIO
+from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
 
@@ -32,6 +33,9 @@ def _decoding(name: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
+            # An intact JPEG whose MPO header is damaged: Pillow reads it as the
+            # plain JPEG it is, as every viewer does.
+            warnings.filterwarnings("ignore", "Image appears to be a malformed MPO", UserWarning)
             yield
     except FileNotFoundError:
         msg = f"{name}: no such file"
@@ -133,6 +137,8 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
             frames.append(_from_pil(opened, name))
         if opened.format == "PNG":
             _verify_png(source, name)
+            if getattr(opened, "default_image", False) and len(frames) > 1:
+                frames[0].info["default_image"] = True  # not part of the animation
     if frames[0].format == "WEBP" and _webp_is_lossless(source):
         for frame in frames:
             frame.info["lossless"] = True
@@ -188,6 +194,7 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
                "16-bit greyscale is supported")
         raise ImageReadError(msg)
     fmt = im.format
+    key = colour_key(im)  # before loading: needs the raw mode
     is_tiff = fmt == "TIFF"
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
     if orientation is not None:
@@ -210,6 +217,8 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
     pixels = _array_from_pil(im, mode)
+    if key is not None:
+        pixels, mode = add_key_alpha(pixels, mode, key)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 
