@@ -375,26 +375,36 @@ def check_file(path: str, timeout: float = 120.0, memory_mb: int = 3000) -> tupl
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2 << 20, memory_mb * 2 << 20))
     with tempfile.TemporaryDirectory(prefix="sweep-") as tmp:
         out = os.path.join(tmp, "out" + writable_ext(path))
-        code, err = run_cli(["blur", path, out, "--sigma", str(SIGMA)], timeout, memory_mb)
-        first = err.strip().splitlines()[0] if err.strip() else ""
-        if code is None or code < 0 or "Traceback" in err or "internal error" in err:
-            return "CRASH", first or f"exit {code}"
-        if code != 0:
-            if not _clean_refusal(code, err):
-                return "CRASH", f"refusal not one line: {err.strip()[:300]!r}"
-            return f"REFUSED-{decodable(path)}", first
-        if err.strip():
-            return "WRONG", f"exit 0 but stderr: {err.strip()[:200]!r}"
-        try:
-            src = decode(path)
-        except Exception as e:
-            return "WRONG", f"exit 0 for an input the oracle refuses ({type(e).__name__}: {e})"
-        try:
-            got = decode(out)
-        except Exception as e:
-            return "WRONG", f"output does not decode ({type(e).__name__}: {e})"
-        problems = compare(src, got, out)
-        return ("WRONG", "; ".join(problems)) if problems else ("OK", "")
+        code, err = run_cli(blur_args(path, out), timeout, memory_mb)
+        return classify(path, out, code, err)
+
+
+def blur_args(path: str, out: str) -> list[str]:
+    """The command line (after ``convtool``) the sweep runs on ``path``."""
+    return ["blur", path, out, "--sigma", str(SIGMA)]
+
+
+def classify(path: str, out: str, code: int | None, err: str) -> tuple[str, str]:
+    """(class, detail) of one run: its exit code (None: timed out), stderr, and output file."""
+    first = err.strip().splitlines()[0] if err.strip() else ""
+    if code is None or code < 0 or "Traceback" in err or "internal error" in err:
+        return "CRASH", first or f"exit {code}"
+    if code != 0:
+        if not _clean_refusal(code, err):
+            return "CRASH", f"refusal not one line: {err.strip()[:300]!r}"
+        return f"REFUSED-{decodable(path)}", first
+    if err.strip():
+        return "WRONG", f"exit 0 but stderr: {err.strip()[:200]!r}"
+    try:
+        src = decode(path)
+    except Exception as e:
+        return "WRONG", f"exit 0 for an input the oracle refuses ({type(e).__name__}: {e})"
+    try:
+        got = decode(out)
+    except Exception as e:
+        return "WRONG", f"output does not decode ({type(e).__name__}: {e})"
+    problems = compare(src, got, out)
+    return ("WRONG", "; ".join(problems)) if problems else ("OK", "")
 
 
 def _lost(src_path: str, out_path: str) -> str:

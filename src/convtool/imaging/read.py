@@ -14,7 +14,13 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
-from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
+from convtool.imaging._pillow_compat import (
+    ORIENTATION,
+    keep_tiff_layout,
+    rawmode,
+    sixteen_bits_per_channel,
+    unsigned_16_bit_grey,
+)
 from convtool.imaging.choices import STDIO
 from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.metadata import read_info
@@ -188,7 +194,11 @@ def _webp_is_lossless(source) -> bool:
 def _from_pil(im: PILImage.Image, name: str) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
-    if source_mode not in SIXTEEN_BIT_MODES and ";16" in rawmode(im):
+    raw = rawmode(im)
+    if source_mode == "I":
+        if unsigned_16_bit_grey(raw):  # a 16-bit PGM, say: Pillow opens it as 32-bit
+            source_mode = "I;16"
+    elif source_mode not in SIXTEEN_BIT_MODES and sixteen_bits_per_channel(raw):
         msg = (f"{name}: 16-bit {source_mode} image: Pillow decodes colour images with 8 bits "
                "per channel, and convtool refuses rather than silently drop the low bits; "
                "16-bit greyscale is supported")
