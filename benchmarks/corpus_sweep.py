@@ -161,7 +161,7 @@ def decode(path: str) -> Decoded:
     from PIL import Image
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)  # Pillow's word for damage it skipped
         with Image.open(path) as im:
             dec = Decoded(format=im.format or "")
             dec.default_image = bool(getattr(im, "default_image", False))
@@ -199,8 +199,10 @@ def decodable(path: str) -> str:
         return "valid"
     except Image.DecompressionBombError:
         return "too-large"
-    except Exception:
+    except Image.UnidentifiedImageError:
         pass
+    except Exception:  # any other failure: Pillow identifies the file but cannot read it
+        return "damaged"
     with open(path, "rb") as f:
         head = f.read(8)
     if head == b"\x89PNG\r\n\x1a\n":  # libpng tolerates a bad ancillary-chunk CRC; so should we
@@ -239,22 +241,44 @@ def _premultiplied(frame: np.ndarray, alpha: bool) -> np.ndarray:
     return out
 
 
+def timeline(dec: Decoded) -> tuple[list, list]:
+    """Frames and durations with runs of identical frames merged (durations added).
+
+    Encoders (Pillow's GIF and APNG writers) merge a frame identical to the one
+    before into it; the animation shown is the same. Absent durations count as 0.
+    """
+    frames, durations = [], []
+    for index, (frame, duration) in enumerate(zip(dec.frames, dec.durations, strict=True)):
+        duration = duration or 0
+        mergeable = index > (1 if dec.default_image else 0)
+        if (mergeable and frames[-1].shape == frame.shape
+                and np.array_equal(frames[-1], frame)):
+            durations[-1] += duration
+            continue
+        frames.append(frame)
+        durations.append(duration)
+    return frames, durations
+
+
 def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
     """What the output loses against the input and the reference blur (empty: faithful)."""
     problems = []
-    if len(out.frames) != len(src.frames):
-        problems.append(f"frames {len(src.frames)} -> {len(out.frames)}")
+    src_frames, src_durations = timeline(src)
+    out_frames, out_durations = timeline(out)
+    if len(out_frames) != len(src_frames):
+        problems.append(f"frames {len(src_frames)} -> {len(out_frames)}")
     if src.default_image != out.default_image:
         problems.append(f"APNG default image {src.default_image} -> {out.default_image}")
-    if len(src.frames) > 1 and src.durations != out.durations[:len(src.durations)]:
-        problems.append(f"durations {src.durations[:4]} -> {out.durations[:4]}")
+    timed = out.format in ("GIF", "PNG", "WEBP", "AVIF")  # TIFF, MPO... have no timing
+    if timed and len(src_frames) > 1 and src_durations != out_durations[:len(src_durations)]:
+        problems.append(f"durations {src_durations[:4]} -> {out_durations[:4]}")
     if src.alpha and not out.alpha:
         problems.append("alpha/transparency dropped")
     if src.bits != out.bits and not (src.bits == "1" and out.bits == "8"):
         problems.append(f"bit depth {src.bits} -> {out.bits}")
     if src.kind != out.kind and not (src.kind == "grey" and out.kind == "colour"):
         problems.append(f"colour {src.kind} -> {out.kind}")
-    for index, (a, b) in enumerate(zip(src.frames, out.frames, strict=False)):
+    for index, (a, b) in enumerate(zip(src_frames, out_frames, strict=False)):
         if a.shape[:2] != b.shape[:2]:
             size = f"{a.shape[1]}x{a.shape[0]} -> {b.shape[1]}x{b.shape[0]}"
             problems.append(f"frame {index} size {size}")
@@ -355,13 +379,22 @@ def run_cli(args: list[str], timeout: float, memory_mb: int):
 
 
 def writable_ext(path: str) -> str:
-    """The input's extension when Pillow writes that format, else ``.png``."""
+    """The input's extension when Pillow writes that format, else ``.tif`` (holds every mode)."""
     from PIL import Image
 
     Image.init()
     ext = os.path.splitext(path)[1].lower()
     fmt = Image.registered_extensions().get(ext)
-    return ext if fmt in Image.SAVE else ".png"
+    if ext == ".mpo":
+        return ext
+    return ext if fmt in Image.SAVE else ".tif"
+
+
+# A refusal because the output format cannot hold the image (said so in the message).
+_FORMAT_LIMIT_WORDS = ("cannot store", "refuses rather than drop", "holds 8 bits", "holds one",
+                       "encoder cannot write", "frames share one size")
+# A refusal because of a size or resource limit.
+_SIZE_LIMIT_WORDS = ("decompression bomb", "more than the limit", "too large", "larger than")
 
 
 def _clean_refusal(code, err: str) -> bool:
@@ -392,7 +425,12 @@ def classify(path: str, out: str, code: int | None, err: str) -> tuple[str, str]
     if code != 0:
         if not _clean_refusal(code, err):
             return "CRASH", f"refusal not one line: {err.strip()[:300]!r}"
-        return f"REFUSED-{decodable(path)}", first
+        kind = decodable(path)
+        if kind == "valid" and any(s in first for s in _FORMAT_LIMIT_WORDS):
+            kind = "format-limit"
+        if any(s in first for s in _SIZE_LIMIT_WORDS):
+            kind = "too-large"
+        return f"REFUSED-{kind}", first
     if err.strip():
         return "WRONG", f"exit 0 but stderr: {err.strip()[:200]!r}"
     try:

@@ -25,6 +25,8 @@ from convtool.imaging.choices import STDIO
 from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
+from convtool.imaging.native import libtiff_messages
+from convtool.imaging.recover import recover
 
 _pillow_limit_lock = threading.Lock()
 
@@ -51,6 +53,9 @@ def _decoding(name: str):
         raise ImageReadError(msg) from None
     except UnidentifiedImageError:
         msg = f"{name}: not an image file Pillow can read"
+        raise ImageReadError(msg) from None
+    except NotImplementedError as e:
+        msg = f"{name}: a variant of its format that Pillow does not decode ({e})"
         raise ImageReadError(msg) from None
     except PILImage.DecompressionBombError as e:
         msg = f"{name}: refused as a possible decompression bomb ({e})"
@@ -88,23 +93,33 @@ def _pixel_limit_lifted():
             PILImage.MAX_IMAGE_PIXELS = saved
 
 
-def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
-    if isinstance(source, str) and os.path.isdir(source):
-        msg = f"{name}: is a folder, not an image file"
-        raise ImageReadError(msg)
+def _limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
         msg = f"max-pixels must be a whole number >= 1, got {max_pixels}"
         raise UsageError(msg)
-    limit = PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    with _decoding(name), _pixel_limit_lifted():
-        im = PILImage.open(source)
-    width, height = im.size
+    return PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+
+def _check_size(width: int, height: int, name: str, limit: int | None) -> None:
     if limit is not None and width * height > limit:
-        im.close()
         msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
                f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
                f"file, raise the limit with --max-pixels {width * height}")
         raise ImageReadError(msg)
+
+
+def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
+    if isinstance(source, str) and os.path.isdir(source):
+        msg = f"{name}: is a folder, not an image file"
+        raise ImageReadError(msg)
+    limit = _limit(max_pixels)
+    with _decoding(name), _pixel_limit_lifted():
+        im = PILImage.open(source)
+    try:
+        _check_size(*im.size, name, limit)
+    except ImageReadError:
+        im.close()
+        raise
     return im
 
 
@@ -133,7 +148,20 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
             source = name
     else:
         name = getattr(source, "name", "<stream>")
-    with _open(source, name, max_pixels) as opened:
+    with libtiff_messages(source, name):
+        return _read(source, name, max_pixels)
+
+
+def _read(source, name: str, max_pixels: int | None) -> Image:
+    try:
+        opened = _open(source, name, max_pixels)
+    except ImageReadError:  # a PNG with a bad optional chunk, an AVIF too large for libavif
+        repaired = recover(source, name, lambda w, h: _check_size(w, h, name, _limit(max_pixels)))
+        if repaired is None:
+            raise
+        source = repaired
+        opened = _open(source, name, max_pixels)
+    with opened:
         frames = []
         with _decoding(name):  # counting a TIFF's pages reads every page's tags
             count = getattr(opened, "n_frames", 1)
