@@ -95,8 +95,8 @@ def _pixel_limit_lifted():
 
 def _limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
-        msg = f"max-pixels must be a whole number >= 1, got {max_pixels}"
-        raise UsageError(msg)
+        msg = f"max_pixels must be a whole number >= 1, got {max_pixels}"
+        raise UsageError(msg, params=("max_pixels",))
     return PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
 
 
@@ -104,8 +104,8 @@ def _check_size(width: int, height: int, name: str, limit: int | None) -> None:
     if limit is not None and width * height > limit:
         msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
                f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
-               f"file, raise the limit with --max-pixels {width * height}")
-        raise ImageReadError(msg)
+               f"file, raise the limit with max_pixels {width * height}")
+        raise ImageReadError(msg, params=("max_pixels",))
 
 
 def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:

@@ -37,7 +37,10 @@ def _value(text: str, param: Param, kernel: str):
     except ValueError:
         msg = f"{kernel}: {param.name} must be a number, got {t!r}"
         raise KernelError(msg) from None
-    if param.kind in ("sigma", "positive") and not (math.isfinite(v) and v > 0):
+    if param.kind == "sigma" and not (math.isfinite(v) and v >= 0):
+        msg = f"{kernel}: {param.name} must be a finite number >= 0, got {t!r}"
+        raise KernelError(msg)
+    if param.kind == "positive" and not (math.isfinite(v) and v > 0):
         msg = f"{kernel}: {param.name} must be a positive finite number, got {t!r}"
         raise KernelError(msg)
     if param.kind == "number" and not math.isfinite(v):
@@ -176,7 +179,7 @@ def parse_kernel(spec) -> Kernel:
 
 
 
-def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
+def parse_size(text: str, what: str = "size") -> tuple[int, int]:
     """``"WIDTHxHEIGHT"`` (or one number for a square) as ``(height, width)``.
 
     Examples
@@ -191,6 +194,6 @@ def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
         values = []
     if len(values) not in (1, 2) or min(values) < 1:
         msg = f"{what} {text!r}: write WIDTHxHEIGHT in pixels, e.g. 1920x1080"
-        raise UsageError(msg)
+        raise UsageError(msg, params=(what,))
     w, h = (values * 2)[:2]
     return h, w
