@@ -125,3 +125,19 @@ def test_sixteen_bit_through_a_pipe(tmp_path):
     out.write_bytes(result.stdout_bytes)
     image = imaging.read_image(out)
     assert (image.mode, image.pixels.shape) == ("RGBA;16", (32, 32, 4))
+
+
+def test_formats_without_alpha_or_depth_name_the_option_that_writes_them(tmp_path):
+    bmp, webp = tmp_path / "o.bmp", tmp_path / "o.webp"
+    result = run("blur", SUITE / "basn6a16.png", bmp, "--depth", "8")
+    assert result.exit_code == 2
+    assert "BMP cannot store an alpha channel" in error_line(result)
+    assert "--background COLOR" in error_line(result)
+    assert run("blur", SUITE / "basn6a16.png", bmp, "--depth", "8",
+               "--background", "#808080").exit_code == 0
+    with Image.open(bmp) as im:
+        assert im.mode == "RGB"
+    result = run("blur", SUITE / "basn2c16.png", webp)
+    assert result.exit_code == 2
+    assert "--depth 8" in error_line(result)
+    assert run("blur", SUITE / "basn2c16.png", webp, "--depth", "8").exit_code == 0

@@ -50,8 +50,10 @@ class Image:
     info : dict
         Metadata to carry to the output: ``icc_profile``, ``exif``, ``dpi``,
         ``xmp``, ``text`` (PNG text chunks), ``duration``, ``loop``, ``comment``,
-        ``lossless`` (a lossless WebP input, written lossless to WebP), and the
-        input's encoder settings, kept when the format stays the same:
+        ``lossless`` (a lossless WebP input, written lossless to WebP),
+        ``default_image`` (on frame 0 of an APNG whose first image is not part
+        of the animation; see :mod:`convtool.imaging.multi`), and the input's
+        encoder settings, kept when the format stays the same:
         ``quantization``, ``subsampling``, ``progressive`` (JPEG),
         ``compression``, ``predictor`` (TIFF).
     format : str or None

@@ -15,10 +15,20 @@ from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
 from convtool.imaging import deep
-from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, ppm_layout, rawmode
+from convtool.imaging._pillow_compat import (
+    ORIENTATION,
+    keep_tiff_layout,
+    ppm_layout,
+    rawmode,
+    sixteen_bits_per_channel,
+    unsigned_16_bit_grey,
+)
 from convtool.imaging.choices import STDIO
+from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
+from convtool.imaging.native import libtiff_messages
+from convtool.imaging.recover import recover
 
 _pillow_limit_lock = threading.Lock()
 
@@ -33,6 +43,9 @@ def _decoding(name: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
+            # An intact JPEG whose MPO header is damaged: Pillow reads it as the
+            # plain JPEG it is, as every viewer does.
+            warnings.filterwarnings("ignore", "Image appears to be a malformed MPO", UserWarning)
             yield
     except FileNotFoundError:
         msg = f"{name}: no such file"
@@ -42,6 +55,9 @@ def _decoding(name: str):
         raise ImageReadError(msg) from None
     except UnidentifiedImageError:
         msg = f"{name}: not an image file Pillow can read"
+        raise ImageReadError(msg) from None
+    except NotImplementedError as e:
+        msg = f"{name}: a variant of its format that Pillow does not decode ({e})"
         raise ImageReadError(msg) from None
     except PILImage.DecompressionBombError as e:
         msg = f"{name}: refused as a possible decompression bomb ({e})"
@@ -135,12 +151,21 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
             source = name
     else:
         name = getattr(source, "name", "<stream>")
+    with libtiff_messages(source, name):
+        return _read(source, name, max_pixels)
+
+
+def _read(source, name: str, max_pixels: int | None) -> Image:
     try:
         opened = _open(source, name, max_pixels)
-    except ImageReadError:  # Pillow opens neither grey + alpha at 16 bits nor float RGB
-        if deep.tiff_mode(source, name) is None:
+    except ImageReadError:  # a PNG with a bad optional chunk, an AVIF too large for libavif
+        if deep.tiff_mode(source, name) is not None:  # Pillow opens neither LA;16 nor RGB;F
+            return deep.read_tiff(source, name, _size_check(name, max_pixels))
+        repaired = recover(source, name, lambda w, h: _check_size(w, h, name, _limit(max_pixels)))
+        if repaired is None:
             raise
-        return deep.read_tiff(source, name, _size_check(name, max_pixels))
+        source = repaired
+        opened = _open(source, name, max_pixels)
     with opened:
         if _is_deep(opened):
             return _read_deep(opened, source, name, max_pixels)
@@ -153,6 +178,8 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
             frames.append(_from_pil(opened, name))
         if opened.format == "PNG":
             _verify_png(source, name)
+            if getattr(opened, "default_image", False) and len(frames) > 1:
+                frames[0].info["default_image"] = True  # not part of the animation
     if frames[0].format == "WEBP" and _webp_is_lossless(source):
         for frame in frames:
             frame.info["lossless"] = True
@@ -171,7 +198,7 @@ def _is_deep(im: PILImage.Image) -> bool:
     if im.format == "PPM":
         layout = ppm_layout(im)
         return im.mode == "RGB" and layout is not None and layout[0] > 255
-    return im.mode in ("RGB", "RGBA") and ";16" in rawmode(im)
+    return im.mode in ("RGB", "RGBA") and sixteen_bits_per_channel(rawmode(im))
 
 
 def _read_deep(opened: PILImage.Image, source, name: str, max_pixels: int | None) -> Image:
@@ -232,7 +259,17 @@ def _webp_is_lossless(source) -> bool:
 def _from_pil(im: PILImage.Image, name: str) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
+    raw = rawmode(im)
+    if source_mode == "I":
+        if unsigned_16_bit_grey(raw):  # a 16-bit PGM, say: Pillow opens it as 32-bit
+            source_mode = "I;16"
+    elif source_mode not in SIXTEEN_BIT_MODES and sixteen_bits_per_channel(raw):
+        msg = (f"{name}: 16-bit {source_mode} image: Pillow decodes colour images with 8 bits "
+               "per channel, and convtool refuses rather than silently drop the low bits; "
+               "16-bit greyscale is supported")
+        raise ImageReadError(msg)
     fmt = im.format
+    key = colour_key(im)  # before loading: needs the raw mode
     is_tiff = fmt == "TIFF"
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
     if orientation is not None:
@@ -255,6 +292,8 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
     pixels = _array_from_pil(im, mode)
+    if key is not None:
+        pixels, mode = add_key_alpha(pixels, mode, key)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 

@@ -7,6 +7,7 @@ import io
 import os
 import secrets
 import stat
+import struct
 import sys
 from dataclasses import replace
 
@@ -20,11 +21,13 @@ from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_
 from convtool.imaging.colour import row_chunks
 from convtool.imaging.convert import prepare
 from convtool.imaging.encoder import pillow_params
-from convtool.imaging.formats import check_output, output_format
+from convtool.imaging.formats import check_can_hold, check_output, output_format
+from convtool.imaging.gif import gif_frames
 from convtool.imaging.metadata import save_params
 from convtool.imaging.model import DEEP_MODES, EIGHT_BIT_MODES, Image, SaveOptions
+from convtool.imaging.multi import frames_for
 
-# Pillow modes with more than 8 bits per channel that --depth 8 reduces.
+# Pillow modes with more than 8 bits per channel that depth 8 reduces.
 _DEEPER_THAN_8 = ("I;16", "F")
 
 
@@ -71,15 +74,17 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
 
 
 def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
-    image = prepare(image, options)  # --background, --depth 8
+    image, fmt = frames_for(image, fmt)  # APNG default image, MPO pictures
+    image = prepare(image, options)  # background, depth 8
     frames = image.frames
     PILImage.init()
     if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
         msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
         raise UsageError(msg)
+    check_can_hold(image, fmt, name)
     if image.mode in DEEP_MODES:
-        deep.write(image, fp, fmt, options, save_params(image, fmt, options), name)
+        _encode_deep(image, fp, fmt, options, name)
         return
     pils = [to_pil(f, keep_palette=options.keep_palette) for f in frames]
     first = pils[0]
@@ -89,6 +94,10 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
         raise UsageError(msg, params=("background",))
     params = save_params(image, fmt, options)
     params.update(pillow_params(image, fmt, first.mode, options, name))
+    if fmt == "GIF":
+        pils, gif_params = gif_frames(pils)
+        first = pils[0]
+        params.update(gif_params)
     if len(pils) > 1:
         params["append_images"] = pils[1:]
     try:
@@ -96,15 +105,42 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
         # "too coarse for baseline JPEG"): keep them off the terminal.
         with quiet_stderr():
             first.save(fp, format=fmt, **params)
-    except (OSError, KeyError, ValueError) as e:
-        if isinstance(e, KeyError) or "cannot write mode" in str(e):
-            if first.mode in _DEEPER_THAN_8:
-                raise deep.refuse_format(first.mode, fmt, name) from None
-            where = FORMATS_FOR_MODE.get(first.mode)
-            msg = (f"{name}: {fmt} cannot store mode {first.mode} images"
-                   + (f"; choose {where}" if where else ""))
-            raise UsageError(msg) from None
+    except OSError as e:
+        if e.errno is not None:
+            raise  # the disk or the stream, not the encoder: the caller reports it
+        raise _encoder_refusal(e, first.mode, fmt, name) from None
+    except _ENCODER_REFUSALS as e:  # other exceptions are bugs, reported as such
+        raise _encoder_refusal(e, first.mode, fmt, name) from None
+
+
+def _encode_deep(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
+    """16-bit colour or float RGB, beside Pillow; encoder errors refused as Pillow's are."""
+    try:
+        deep.write(image, fp, fmt, options, save_params(image, fmt, options), name)
+    except UsageError:
         raise
+    except (*_ENCODER_REFUSALS, RuntimeError) as e:  # Pillow (a bad EXIF), imagecodecs
+        raise _encoder_refusal(e, image.mode, fmt, name) from None
+
+
+# What Pillow's encoders raise for an image or metadata their format cannot take
+# (struct.error: a number too large for its field, e.g. an EXIF rational).
+_ENCODER_REFUSALS = (KeyError, ValueError, TypeError, IndexError, EOFError, SyntaxError,
+                     struct.error)
+
+
+def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError:
+    """One line saying that (and why) Pillow's ``fmt`` encoder refused the image."""
+    if isinstance(e, KeyError) or "cannot write mode" in str(e):
+        if mode in _DEEPER_THAN_8:
+            return deep.refuse_format(mode, fmt, name)
+        where = FORMATS_FOR_MODE.get(mode)
+        msg = (f"{name}: {fmt} cannot store mode {mode} images"
+               + (f"; choose {where}" if where else ""))
+    else:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = f"{name}: the {fmt} encoder cannot write this image ({reason})"
+    return UsageError(msg)
 
 
 def encode_image(image: Image, options: SaveOptions | None = None) -> bytes:
