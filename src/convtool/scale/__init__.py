@@ -101,6 +101,6 @@ def filter_file(job, source, target, *, memory: int | None = None, tiles: int | 
     writer = TiledTiffWriter(target, reader.shape, reader.mode, tile=tile_edge,
                              compression=compression or getattr(reader, "compression", None),
                              info=reader.info)
-    with writer:
+    with reader, writer:
         return filter_tiled(job, reader, writer, budget=memory or default_budget(), tile=tiles,
                             client=client, progress=progress)

@@ -46,6 +46,15 @@ class RegionReader:
     def _region(self, rows: slice, cols: slice) -> np.ndarray:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release the file (a later read reopens it)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def gather(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The samples at ``rows x cols`` (index arrays, repeats allowed) as float32 (h, w, C).
 
@@ -86,7 +95,7 @@ class TiffReader(RegionReader):
 
     def __init__(self, path: str):
         self.path = path
-        self._array = None
+        self._array = self._tif = None
         with _tifffile().TiffFile(path) as tif:
             described = _describe_tiff(tif, path)
         self.shape, self.mode, self.info, self.compression, self.tile = described
@@ -95,16 +104,21 @@ class TiffReader(RegionReader):
         if self._array is None:
             import zarr
 
-            tif = _tifffile().TiffFile(self.path)
-            self._array = zarr.open(tif.series[0].aszarr(), mode="r")
+            self._tif = _tifffile().TiffFile(self.path)
+            self._array = zarr.open(self._tif.series[0].aszarr(), mode="r")
         return self._array
+
+    def close(self) -> None:
+        if self._tif is not None:
+            self._tif.close()
+        self._array = self._tif = None
 
     def _region(self, rows: slice, cols: slice) -> np.ndarray:
         block = np.asarray(self._open()[rows, cols])
         return block.reshape(block.shape[0], block.shape[1], self.shape[2])
 
     def __getstate__(self):
-        return {**self.__dict__, "_array": None}
+        return {**self.__dict__, "_array": None, "_tif": None}
 
 
 class ArrayReader(RegionReader):

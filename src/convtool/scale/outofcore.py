@@ -166,10 +166,16 @@ def _check_mode(reader: RegionReader) -> None:
 
 
 def choose_strategy(job, shape, method: str) -> str:
-    """``"strips"`` when the FFT would run separably on the whole image, else ``"tiles"``."""
-    if method == "fft" and all(_separable_fft(shape, k) is not None for k in _kernels(job)):
+    """How to cut the work so that it runs the in-memory arithmetic.
+
+    ``"tiles"`` for the direct method, ``"strips"`` when the FFT would run
+    separably on the whole image, ``"spectrum"`` for a 2-D FFT.
+    """
+    if method != "fft":
+        return "tiles"
+    if all(_separable_fft(shape, k) is not None for k in _kernels(job)):
         return "strips"
-    return "tiles"
+    return "spectrum"
 
 
 def filter_tiled(job, reader: RegionReader, sink, *, budget: int, tile: int | None = None,
@@ -204,10 +210,15 @@ def filter_tiled(job, reader: RegionReader, sink, *, budget: int, tile: int | No
     shape = reader.shape
     method = job.method_for(shape)
     strategy = choose_strategy(job, shape, method)
-    if strategy == "strips":
-        from convtool.scale.strips import filter_strips
+    if strategy != "tiles":
+        if strategy == "strips":
+            from convtool.scale.strips import filter_strips
 
-        done = filter_strips(job, reader, sink, budget=budget, tile=tile, progress=progress)
+            done = filter_strips(job, reader, sink, budget=budget, tile=tile, progress=progress)
+        else:
+            from convtool.scale.spectrum import filter_spectrum
+
+            done = filter_spectrum(job, reader, sink, budget=budget, progress=progress)
         return TiledRun(shape, method, strategy, done[0], done[1], time.perf_counter() - start)
     kshape = tuple(np.max([np.atleast_2d(k).shape for k in _kernels(job)], axis=0))
     itemsize = np.dtype(_OUTPUT_DTYPES[reader.mode]).itemsize

@@ -62,9 +62,11 @@ class TiledTiffWriter:
         icc = (info or {}).get("icc_profile")
         if icc:
             extratags.append((34675, "B", len(icc), icc, True))
+        grey = self.shape[2] == 1
         kwargs = {
-            "shape": self.shape, "dtype": self.dtype, "tile": (tile, tile), "bigtiff": True,
-            "photometric": _PHOTOMETRIC[mode], "planarconfig": "contig",
+            "shape": self.shape[:2] if grey else self.shape, "dtype": self.dtype,
+            "tile": (tile, tile), "bigtiff": True, "photometric": _PHOTOMETRIC[mode],
+            "planarconfig": None if grey else "contig",
             "compression": compression or DEFAULT_COMPRESSION, "extratags": extratags,
             "metadata": None,
         }
@@ -118,8 +120,11 @@ class TiledTiffWriter:
 
     def _split(self, rows: np.ndarray) -> list[np.ndarray]:
         t = self.tile
+        if rows.shape[2] == 1:
+            rows = rows[:, :, 0]
+        pad = ((0, 0),) * (rows.ndim - 2)
         return [np.array(rows[:, col:col + t]) if col + t <= rows.shape[1] else
-                np.pad(rows[:, col:], ((0, 0), (0, col + t - rows.shape[1]), (0, 0)))
+                np.pad(rows[:, col:], ((0, 0), (0, col + t - rows.shape[1]), *pad))
                 for col in range(0, rows.shape[1], t)]
 
     def _put(self, item) -> None:
