@@ -62,10 +62,9 @@ def _separable_fft(shape, kernel: np.ndarray):
     """``(column, row)`` the engine's FFT would use for ``kernel`` on float32 ``shape``, or None.
 
     Asks the engine's own planner, so the strips run exactly the passes the
-    whole image would. (``engine._plans`` until the engine publishes ``plan()``.)
+    whole image would.
     """
-    _, fft = engine._plans(shape, kernel, engine._rank_rtol(np.float32))
-    _, kind, factors = fft
+    kind, factors = engine.plan(shape, kernel, dtype=np.float32, method="fft").fft
     return factors if kind == "separable" else None
 
 

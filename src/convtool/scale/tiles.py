@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from convtool.engine.modes import get_mode
 from convtool.errors import UsageError
 
 #: float32 copies of a window alive at once while a tile is filtered (measured
@@ -38,9 +39,10 @@ MIN_TILE = 256
 def axis_index(n: int, start: int, stop: int, mode: str) -> np.ndarray:
     """Index into an axis of length ``n`` of the positions ``start .. stop - 1``.
 
-    Positions outside ``0 .. n - 1`` follow the boundary mode's rule, as
-    :func:`convtool.engine.convolve` extends an axis (any distance, so kernels
-    wider than the axis work); ``-1`` marks a position outside in ``constant`` mode.
+    Positions outside ``0 .. n - 1`` follow the boundary mode's rule from
+    :mod:`convtool.engine.modes`, as :func:`convtool.engine.convolve` extends an
+    axis (any distance, so kernels wider than the axis work); ``-1`` marks a
+    position outside in ``constant`` mode.
 
     Examples
     --------
@@ -51,23 +53,8 @@ def axis_index(n: int, start: int, stop: int, mode: str) -> np.ndarray:
     >>> axis_index(4, -2, 6, "constant").tolist()
     [-1, -1, 0, 1, 2, 3, -1, -1]
     """
-    i = np.arange(start, stop, dtype=np.intp)
-    if mode == "constant":
-        return np.where((i >= 0) & (i < n), i, -1)
-    if mode == "nearest":
-        return np.clip(i, 0, n - 1)
-    if mode == "wrap":
-        return np.mod(i, n)
-    if mode == "reflect":
-        i = np.mod(i, 2 * n)
-        return np.where(i < n, i, 2 * n - 1 - i)
-    if mode == "mirror":
-        if n == 1:
-            return np.zeros_like(i)
-        i = np.mod(i, 2 * n - 2)
-        return np.where(i < n, i, 2 * n - 2 - i)
-    msg = f"unknown mode {mode!r}"
-    raise UsageError(msg)
+    positions = np.arange(start, stop, dtype=np.intp)
+    return get_mode(mode).rule(positions, n).astype(np.intp, copy=False)
 
 
 @dataclass(frozen=True)
