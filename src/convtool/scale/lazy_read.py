@@ -63,6 +63,10 @@ class RegionReader:
         """
         row_runs, row_values = _runs(rows)
         col_runs, col_values = _runs(cols)
+        if (len(row_runs) == len(col_runs) == 1 and row_values.size == rows.size
+                and col_values.size == cols.size and rows[0] <= rows[-1]
+                and cols[0] <= cols[-1]):  # inside the image: one region, no reordering
+            return _to_float(self._region(slice(*row_runs[0]), slice(*col_runs[0])))
         compact = None
         r_at = 0
         for r0, r1 in row_runs:
@@ -91,34 +95,57 @@ def _to_float(raw: np.ndarray) -> np.ndarray:
 
 
 class TiffReader(RegionReader):
-    """A TIFF or BigTIFF read through ``tifffile`` as a zarr store (tiles or strips on demand)."""
+    """A TIFF or BigTIFF read by ``tifffile`` a tile (or strip) at a time.
+
+    A region reads and decodes only the segments it touches, with the page's
+    own decoder (any compression tifffile and imagecodecs know).
+    """
 
     def __init__(self, path: str):
         self.path = path
-        self._array = self._tif = None
+        self._tif = None
         with _tifffile().TiffFile(path) as tif:
             described = _describe_tiff(tif, path)
         self.shape, self.mode, self.info, self.compression, self.tile = described
 
-    def _open(self):
-        if self._array is None:
-            import zarr
-
+    def _page(self):
+        if self._tif is None:
             self._tif = _tifffile().TiffFile(self.path)
-            self._array = zarr.open(self._tif.series[0].aszarr(), mode="r")
-        return self._array
+        return self._tif.pages[0]
+
+    def _region(self, rows: slice, cols: slice) -> np.ndarray:
+        page = self._page()
+        h, w, c = self.shape
+        sh, sw = (page.tilelength, page.tilewidth) if page.is_tiled else (page.rowsperstrip, w)
+        sh = min(sh, h)
+        across = -(-w // sw)
+        out = np.empty((rows.stop - rows.start, cols.stop - cols.start, c), page.dtype)
+        wanted = [ty * across + tx for ty in range(rows.start // sh, (rows.stop - 1) // sh + 1)
+                  for tx in range(cols.start // sw, (cols.stop - 1) // sw + 1)]
+        fh = self._tif.filehandle
+        segments = fh.read_segments([page.dataoffsets[i] for i in wanted],
+                                    [page.databytecounts[i] for i in wanted], indices=wanted,
+                                    sort=True, lock=fh.lock)
+        for data, index in segments:
+            segment, (_, _, y, x, _), shape = page.decode(data, index,
+                                                          jpegtables=page.jpegtables)
+            _, sy, sx, _ = shape
+            if segment is None:  # an empty tile: zeros, as tifffile reads it
+                segment = np.zeros((1, sy, sx, c), page.dtype)
+            segment = segment.reshape(sy, sx, c)
+            y0, y1 = max(y, rows.start), min(y + sy, rows.stop, h)
+            x0, x1 = max(x, cols.start), min(x + sx, cols.stop, w)
+            out[y0 - rows.start:y1 - rows.start, x0 - cols.start:x1 - cols.start] = \
+                segment[y0 - y:y1 - y, x0 - x:x1 - x]
+        return out
 
     def close(self) -> None:
         if self._tif is not None:
             self._tif.close()
-        self._array = self._tif = None
-
-    def _region(self, rows: slice, cols: slice) -> np.ndarray:
-        block = np.asarray(self._open()[rows, cols])
-        return block.reshape(block.shape[0], block.shape[1], self.shape[2])
+        self._tif = None
 
     def __getstate__(self):
-        return {**self.__dict__, "_array": None, "_tif": None}
+        return {**self.__dict__, "_tif": None}
 
 
 class ArrayReader(RegionReader):
@@ -205,7 +232,8 @@ def _describe_tiff(tif, path: str):
     if icc is not None:
         info["icc_profile"] = bytes(icc.value)
     tile = (page.tilelength, page.tilewidth) if page.is_tiled else None
-    return (page.imagelength, page.imagewidth, samples), mode, info, page.compression, tile
+    compression = page.compression.name.lower()  # e.g. "none", "adobe_deflate", "jpeg"
+    return (page.imagelength, page.imagewidth, samples), mode, info, compression, tile
 
 
 class _NotRegional(Exception):

@@ -18,8 +18,11 @@ import numpy as np
 
 from convtool.errors import ImageWriteError, UsageError
 
-#: Compression when the input had none to copy (a non-TIFF input): lossless and fast.
+#: Compression when the input's cannot be copied (a non-TIFF input, or a lossy
+#: compression such as JPEG, which would change the filtered samples): lossless.
 DEFAULT_COMPRESSION = "zlib"
+#: TIFF compressions (tifffile's names, lower case) copied from the input as they are.
+LOSSLESS = ("none", "lzw", "adobe_deflate", "deflate", "zstd", "packbits", "lzma", "webp_lossless")
 _PHOTOMETRIC = {"L": "minisblack", "LA": "minisblack", "I;16": "minisblack", "RGB": "rgb",
                 "RGBA": "rgb", "CMYK": "separated"}
 _DTYPE = {"I;16": np.uint16}
@@ -32,6 +35,14 @@ def check_tiff_target(path: str) -> None:
         msg = (f"{path}: tiled filtering writes a tiled BigTIFF; name the output "
                f"{'/'.join(_TIFF_EXTENSIONS)} (e.g. out.tif)")
         raise UsageError(msg)
+
+
+def _compression(name):
+    """tifffile's ``compression`` argument for a name: None for none, a lossy one replaced."""
+    name = str(name).lower() if name else DEFAULT_COMPRESSION
+    if name == "none":
+        return None
+    return name if name in LOSSLESS else DEFAULT_COMPRESSION
 
 
 class TiledTiffWriter:
@@ -67,7 +78,7 @@ class TiledTiffWriter:
             "shape": self.shape[:2] if grey else self.shape, "dtype": self.dtype,
             "tile": (tile, tile), "bigtiff": True, "photometric": _PHOTOMETRIC[mode],
             "planarconfig": None if grey else "contig",
-            "compression": compression or DEFAULT_COMPRESSION, "extratags": extratags,
+            "compression": _compression(compression), "extratags": extratags,
             "metadata": None,
         }
         if mode in ("LA", "RGBA"):
