@@ -17,6 +17,7 @@ import numpy as np
 from convtool import engine, imaging
 from convtool.errors import UsageError
 from convtool.scale import outofcore
+from convtool.scale.scratch import ScratchArray
 from convtool.scale.tiles import TIFF_TILE, axis_index
 
 
@@ -60,15 +61,15 @@ def _transform(job, reader, kernel, folder: str, budget: int, n: int):
         sel = ridx[a:a + rows_at_once]
         sub = _filter_space(job, reader, sel, cidx)
         if spectra is None:
-            spectra = [np.lib.format.open_memmap(os.path.join(folder, f"k{n}c{ch}.npy"), "w+",
-                                                 np.complex64, (l0, half))
-                       for ch in range(sub.shape[2])]
+            spectra = [ScratchArray(os.path.join(folder, f"k{n}c{ch}.c64"), (l0, half),
+                                    np.complex64) for ch in range(sub.shape[2])]
         for ch, spec in enumerate(spectra):
-            np.fft.rfft(np.ascontiguousarray(sub[:, :, ch]), n=l1, axis=1,
-                        out=spec[a:a + sel.size])
+            rows = np.empty((sel.size, half), np.complex64)
+            np.fft.rfft(np.ascontiguousarray(sub[:, :, ch]), n=l1, axis=1, out=rows)
+            spec[a:a + sel.size] = rows
     cols_at_once = max(1, _band(budget, l0, 8) // 64 * 64)
     for spec in spectra:
-        spec[ridx.size:] = 0
+        # The file starts as zeros, so the spectrum's padding rows are zero already.
         for c0 in range(0, half, cols_at_once):
             c1 = min(c0 + cols_at_once, half)
             kspec = np.fft.fft(krows[:, c0:c1], n=l0, axis=0).astype(np.complex64)

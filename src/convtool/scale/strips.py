@@ -18,6 +18,7 @@ import numpy as np
 from convtool import engine, imaging
 from convtool.errors import UsageError
 from convtool.scale import outofcore
+from convtool.scale.scratch import ScratchArray
 from convtool.scale.tiles import TIFF_TILE
 
 
@@ -52,9 +53,8 @@ def _column_pass(job, reader, inter, factors, width: int, folder: str) -> None:
         sub = work[..., chosen] if subset else work
         for n, (col, _) in enumerate(factors):
             if inter[n] is True:
-                inter[n] = np.lib.format.open_memmap(
-                    os.path.join(folder, f"columns{n}.npy"), mode="w+", dtype=np.float32,
-                    shape=(h, w, sub.shape[2]))
+                inter[n] = ScratchArray(os.path.join(folder, f"columns{n}.f32"),
+                                        (h, w, sub.shape[2]), np.float32)
             if inter[n] is not None:
                 inter[n][:, c0:c1] = engine.convolve(sub, col[:, None], mode=job.mode,
                                                    cval=job.cval, method="fft",
@@ -73,7 +73,7 @@ def _row_convolve(job, inter, factors, rows: slice):
             return engine.convolve(sub, (row * col[0])[None, :], mode=job.mode, cval=job.cval,
                                    method="fft", threads=job.threads)
         side = job.cval * float(col.sum())  # what the engine pads the filtered columns with
-        return engine.convolve(np.asarray(inter[n][rows]), row[None, :], mode=job.mode,
+        return engine.convolve(inter[n][rows], row[None, :], mode=job.mode,
                                cval=side, method="fft", threads=job.threads)
 
     return convolve
