@@ -24,6 +24,13 @@ import sys
 
 import numpy as np
 
+IN_MEMORY = """
+from convtool.batch import FilterJob, process_file
+from convtool.kernels import gaussian_kernel
+run = process_file(FilterJob(gaussian_kernel({sigma})), {source!r}, {target!r}, max_pixels=10**10)
+print("RESULT", run.method, "in memory")
+"""
+
 RUN = """
 import sys
 from convtool import scale
@@ -95,6 +102,8 @@ def main() -> None:
     parser.add_argument("--memory", default="1GB")
     parser.add_argument("--folder", default="/work/bench-big")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--in-memory", type=int, default=10000,
+                        help="also filter images up to this size in memory (0: never)")
     args = parser.parse_args()
     os.makedirs(args.folder, exist_ok=True)
     vips = shutil.which("vips")
@@ -109,6 +118,12 @@ def main() -> None:
             plan = out.split("RESULT", 1)[1].strip() if "RESULT" in out else ""
             print(f"{size:>6} {sigma:>5g} {'convtool ' + args.memory:<22} {wall:>7.1f} "
                   f"{rss:>8.2f}  {plan}", flush=True)
+            if size <= args.in_memory:
+                code = IN_MEMORY.format(sigma=sigma, source=source, target=target)
+                wall, rss, out = timed([sys.executable, "-c", code])
+                plan = out.split("RESULT", 1)[1].strip() if "RESULT" in out else ""
+                print(f"{size:>6} {sigma:>5g} {'convtool in memory':<22} {wall:>7.1f} "
+                      f"{rss:>8.2f}  {plan}", flush=True)
             if vips:
                 vout = os.path.join(args.folder, f"vips{size}.tif[tile,bigtiff]")
                 wall, rss, _ = timed([vips, "gaussblur", source, vout, str(sigma)])

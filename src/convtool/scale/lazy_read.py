@@ -79,7 +79,9 @@ class RegionReader:
                 compact[r_at:r_at + r1 - r0, c_at:c_at + c1 - c0] = block
                 c_at += c1 - c0
             r_at += r1 - r0
-        raw = compact[np.ix_(np.searchsorted(row_values, rows), np.searchsorted(col_values, cols))]
+        # Two takes along one axis each copy whole rows: far faster than np.ix_.
+        raw = np.take(compact, np.searchsorted(row_values, rows), axis=0)
+        raw = np.take(raw, np.searchsorted(col_values, cols), axis=1)
         return _to_float(raw)
 
 
