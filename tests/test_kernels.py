@@ -7,7 +7,6 @@ import pytest
 import scipy.ndimage as ndi
 
 from convtool import imaging
-from convtool.batch import FilterJob, apply_job, channel_indices, parse_channels
 from convtool.engine import convolve
 from convtool.errors import KernelError, UsageError
 from convtool.kernels import (
@@ -29,6 +28,7 @@ from convtool.kernels import (
     response_bound,
     unsharp_kernel,
 )
+from convtool.pipeline import FilterJob, apply_job, channel_indices, parse_channels
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 
@@ -113,10 +113,9 @@ def test_a_kernel_passes_through():
     ("gaussian", "gaussian needs sigma, e.g. gaussian:2"),
     ("gaussian:", "gaussian needs sigma"),
     ("gaussian:radius=3", "gaussian needs sigma"),
-    ("gaussian:0", "sigma must be a positive finite number, got '0'"),
-    ("gaussian:-1", "sigma must be a positive finite number, got '-1'"),
-    ("gaussian:nan", "sigma must be a positive finite number, got 'nan'"),
-    ("gaussian:inf", "sigma must be a positive finite number, got 'inf'"),
+    ("gaussian:-1", "sigma must be a finite number >= 0, got '-1'"),
+    ("gaussian:nan", "sigma must be a finite number >= 0, got 'nan'"),
+    ("gaussian:inf", "sigma must be a finite number >= 0, got 'inf'"),
     ("gaussian:two", "sigma must be a number, got 'two'"),
     ("gaussian:3x", "sigma must be a number, got ''"),
     ("gaussian:1x2x3", "is not a number or WIDTHxHEIGHT"),
@@ -435,9 +434,9 @@ def test_channel_names():
         parse_channels("rx")
     with pytest.raises(UsageError, match="an image of mode RGB has no 'a' channel"):
         channel_indices("RGB", "a", 3)
-    with pytest.raises(UsageError, match="--bias must be a finite number"):
+    with pytest.raises(UsageError, match="bias must be a finite number"):
         FilterJob(mean_kernel(3), bias=float("inf"))
-    with pytest.raises(UsageError, match="--threshold must be a finite number >= 0"):
+    with pytest.raises(UsageError, match="threshold must be a finite number >= 0"):
         FilterJob(mean_kernel(3), threshold=-0.1)
 
 
@@ -478,3 +477,12 @@ def test_kernel_names_and_operators_have_one_source_of_truth():
     assert tuple(GRADIENT_SMOOTHING) == GRADIENT_OPERATORS
     with pytest.raises(UsageError, match="choose sobel, scharr, prewitt"):
         gradient_kernel("roberts", "x")
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0", "gaussian:sigma=0,radius=3", "gaussian:0x0"])
+def test_sigma_zero_is_the_identity(spec):
+    """Sigma 0 leaves the image unchanged, as scipy.ndimage and ImageMagick treat it."""
+    image = np.random.default_rng(0).random((9, 11))
+    kernel = parse_kernel(spec)
+    assert kernel.array.sum() == 1.0 and np.count_nonzero(kernel.array) == 1
+    assert np.array_equal(convolve(image, kernel.array), image)
