@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 IN_MEMORY = """
-from convtool.batch import FilterJob, process_file
+from convtool.pipeline import FilterJob, process_file
 from convtool.kernels import gaussian_kernel
 run = process_file(FilterJob(gaussian_kernel({sigma})), {source!r}, {target!r}, max_pixels=10**10)
 print("RESULT", run.method, "in memory")
@@ -34,7 +34,7 @@ print("RESULT", run.method, "in memory")
 RUN = """
 import sys
 from convtool import scale
-from convtool.batch import FilterJob
+from convtool.pipeline import FilterJob
 from convtool.kernels import gaussian_kernel
 from convtool.scale.tiles import parse_size
 job = FilterJob(gaussian_kernel({sigma}))
@@ -79,8 +79,8 @@ def check_crop(source: str, sigma: float, folder: str) -> int:
     import tifffile
 
     from convtool import imaging, scale
-    from convtool.batch import FilterJob, apply_job
     from convtool.kernels import gaussian_kernel
+    from convtool.pipeline import FilterJob, apply_job
 
     crop = os.path.join(folder, "crop.tif")
     import zarr

@@ -10,10 +10,10 @@ import pytest
 tifffile = pytest.importorskip("tifffile")  # the dask extra; the test extra installs it
 
 from convtool import engine, imaging, scale  # noqa: E402
-from convtool.batch import FilterJob, apply_job  # noqa: E402
 from convtool.engine.modes import pad_index  # noqa: E402
 from convtool.errors import UsageError  # noqa: E402
 from convtool.kernels import Kernel  # noqa: E402
+from convtool.pipeline import FilterJob, apply_job  # noqa: E402
 from convtool.scale import outofcore  # noqa: E402
 from convtool.scale.tiles import axis_index, parse_size, plan_tiles  # noqa: E402
 
@@ -139,11 +139,14 @@ def test_index_rule_is_the_engines(mode):
 
 def test_plan_tiles_fits_the_budget_and_prefers_whole_rows():
     plan = plan_tiles((4000, 3000, 3), (41, 41), budget=400 * 10**6)
-    assert plan.tile[1] == 3000 and plan.tile[0] % 256 == 0
-    small = plan_tiles((4000, 3000, 3), (41, 41), budget=20 * 10**6)
-    assert small.tile[0] * small.tile[1] < plan.tile[0] * plan.tile[1]
-    window = small.window_bytes() * outofcore.FLOATS_PER_SAMPLE // 4 * 4
-    assert window + small.tile[0] * 3000 * 3 <= 20 * 10**6 * 4 // 4 + window
+    th, tw = plan.tile_shape
+    assert tw == 3000 and th % 256 == 0
+    for budget in (20 * 10**6, 60 * 10**6):
+        small = plan_tiles((4000, 3000, 3), (41, 41), budget=budget)
+        sh, sw = small.tile_shape
+        assert sh * sw < th * tw
+        window = small.window_bytes() * outofcore.FLOATS_PER_SAMPLE  # float32 copies
+        assert window + sh * 3000 * 3 <= budget  # plus the band of 8-bit output rows
 
 
 def test_parse_size():

@@ -9,15 +9,9 @@ from dataclasses import replace
 from convtool.errors import UsageError
 
 
-def _pipeline():
-    from convtool import batch  # the per-file pipeline (FilterJob, process_file, FileResult)
-
-    return batch
-
-
 def process_file(job, source, target, *, memory: int | None = None, tiles: int | None = None,
                  max_pixels: int | None = None, save=None, format: str | None = None,
-                 in_place: bool = False, client=None):
+                 in_place: bool = False, client=None, explicit: bool = True):
     """Filter one file, in tiles when asked or when it would not fit ``memory``; else in memory.
 
     Parameters
@@ -35,22 +29,28 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
         by region (TIFF, zarr) has none on the tiled path, since its memory is
         bounded by ``memory``; an image decoded whole keeps Pillow's limit.
     save, format, in_place :
-        As :func:`convtool.batch.process_file` (the tiled path writes a tiled
-        BigTIFF; ``save.compression`` is not a Pillow option there).
+        As :func:`convtool.pipeline.process_file` (the tiled path writes a tiled
+        BigTIFF; of ``save`` it honours ``no_clobber``).
+    explicit : bool
+        The caller chose ``memory`` (the user gave ``--memory``): an image over
+        the budget with a non-TIFF output is refused. Otherwise such an image
+        is filtered in memory, as without this module.
 
     Returns
     -------
     FileResult
     """
-    pipeline = _pipeline()
+    from convtool import pipeline
+
     source, target = os.fspath(source), os.fspath(target)
     tiled = tiles is not None
-    if not tiled and source != "-" and os.path.isfile(source):
+    if not tiled and source != "-" and os.path.isfile(source) and _extra_installed():
         from convtool import scale
 
         if scale.needs_tiles(source, memory=memory, job=job):
-            tiled = True
-            _check_tiled_target(source, target, memory, job)
+            tiled = explicit or target.lower().endswith(_tiff_extensions())
+            if explicit:
+                _check_tiled_target(source, target, memory, job)
     if not tiled:
         return pipeline.process_file(job, source, target, format=format, save=save,
                                      max_pixels=max_pixels, in_place=in_place)
@@ -69,13 +69,27 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
     return replace(result, seconds=run.seconds)
 
 
+def _tiff_extensions() -> tuple[str, ...]:
+    from convtool.scale.tiled_write import TIFF_EXTENSIONS
+
+    return TIFF_EXTENSIONS
+
+
+def _extra_installed() -> bool:
+    from convtool import scale
+
+    try:
+        scale.require_extra()
+    except UsageError:
+        return False
+    return True
+
+
 def _check_tiled_target(source: str, target: str, memory, job) -> None:
     from convtool import scale
     from convtool.scale.lazy_read import probe_shape
     from convtool.scale.outofcore import default_budget
-    from convtool.scale.tiled_write import _TIFF_EXTENSIONS
-
-    if not target.lower().endswith(_TIFF_EXTENSIONS):
+    if not target.lower().endswith(_tiff_extensions()):
         need = scale.in_memory_bytes(probe_shape(source), job)
         budget = memory or default_budget()
         msg = (f"{source}: filtering it in memory takes about {need / 1e9:.1f} GB, more than "

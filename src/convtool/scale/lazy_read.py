@@ -19,6 +19,7 @@ Dask worker can read its own tiles.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -316,10 +317,12 @@ def probe_shape(path: str) -> tuple[int, int, int] | None:
     from convtool.imaging.model import FULL_SCALE
 
     try:
-        with PILImage.open(path) as im:
-            bands = len(im.getbands())
-            if im.mode not in FULL_SCALE and im.mode != "P":
-                return None
-            return im.size[1], im.size[0], 3 if im.mode == "P" else bands
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(path) as im:
+                bands = len(im.getbands())
+                if im.mode not in FULL_SCALE and im.mode != "P":
+                    return None
+                return im.size[1], im.size[0], 3 if im.mode == "P" else bands
     except Exception:  # not an image: the in-memory reader says why
         return None

@@ -1,7 +1,7 @@
 """Filtering an image larger than memory: exactly the in-memory result, a tile at a time.
 
 Two strategies, chosen so every output sample is computed by the same
-arithmetic, in the same order, as :func:`convtool.batch.apply_job` on the whole
+arithmetic, in the same order, as :func:`convtool.pipeline.apply_job` on the whole
 image (0 differing samples, not "close"):
 
 * **Tiles** (direct method; FFT with a non-separable kernel): each output tile
@@ -69,7 +69,7 @@ def _separable_fft(shape, kernel: np.ndarray):
 
 
 def _respond(job, sub, crop, convolve, peak):
-    """The filter's response on the tile ``crop`` of ``sub``: :func:`convtool.batch._respond`.
+    """The filter's response on the tile ``crop`` of ``sub``, as ``pipeline.job._respond``.
 
     ``convolve(sub, kernel)`` returns the convolution cropped to the tile. With
     ``peak`` None and ``job.stretch`` this returns the tile's peak instead.
@@ -94,8 +94,8 @@ def _respond(job, sub, crop, convolve, peak):
 
 
 def _filtered(job, image: imaging.Image, crop, convolve, peak):
-    """:func:`convtool.batch.apply_job` on the part ``crop`` of ``image`` (a window)."""
-    from convtool.batch import channel_indices
+    """:func:`convtool.pipeline.apply_job` on the part ``crop`` of ``image`` (a window)."""
+    from convtool.pipeline import channel_indices
 
     chosen = channel_indices(image.mode, job.channels, image.pixels.shape[-1])
     subset = len(chosen) < image.pixels.shape[-1]
@@ -234,7 +234,7 @@ def filter_tiled(job, reader: RegionReader, sink, *, budget: int, tile: int | No
         if progress is not None:
             progress(n + 1, len(bands))
     tiles = plan.grid[0] * plan.grid[1]
-    return TiledRun(shape, method, strategy, plan.tile, tiles, time.perf_counter() - start)
+    return TiledRun(shape, method, strategy, plan.tile_shape, tiles, time.perf_counter() - start)
 
 
 def _compute(array, client):

@@ -31,7 +31,7 @@ def _band(budget: int, length: int, floats: int, least: int = 1) -> int:
 
 def _filter_space(job, reader, rows, cols):
     """Filter-space samples at ``rows x cols`` (-1 marks the constant outside)."""
-    from convtool.batch import channel_indices
+    from convtool.pipeline import channel_indices
 
     pixels = reader.gather(np.maximum(rows, 0), np.maximum(cols, 0))
     chosen = channel_indices(reader.mode, job.channels, reader.shape[2])

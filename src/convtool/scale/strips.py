@@ -39,7 +39,7 @@ def _column_pass(job, reader, inter, factors, width: int, folder: str) -> None:
     ``inter`` holds True where a kernel needs a column pass; it is replaced by
     a float32 file of the filtered columns (as many channels as are filtered).
     """
-    from convtool.batch import channel_indices
+    from convtool.pipeline import channel_indices
 
     h, w, c = reader.shape
     rows = np.arange(h)

@@ -26,14 +26,14 @@ LOSSLESS = ("none", "lzw", "adobe_deflate", "deflate", "zstd", "packbits", "lzma
 _PHOTOMETRIC = {"L": "minisblack", "LA": "minisblack", "I;16": "minisblack", "RGB": "rgb",
                 "RGBA": "rgb", "CMYK": "separated"}
 _DTYPE = {"I;16": np.uint16}
-_TIFF_EXTENSIONS = (".tif", ".tiff", ".btf", ".tf8")
+TIFF_EXTENSIONS = (".tif", ".tiff", ".btf", ".tf8")
 
 
 def check_tiff_target(path: str) -> None:
     """Refuse a target that is not a TIFF: tiled output is always a tiled BigTIFF."""
-    if not os.fspath(path).lower().endswith(_TIFF_EXTENSIONS):
+    if not os.fspath(path).lower().endswith(TIFF_EXTENSIONS):
         msg = (f"{path}: tiled filtering writes a tiled BigTIFF; name the output "
-               f"{'/'.join(_TIFF_EXTENSIONS)} (e.g. out.tif)")
+               f"{'/'.join(TIFF_EXTENSIONS)} (e.g. out.tif)")
         raise UsageError(msg)
 
 

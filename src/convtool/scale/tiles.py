@@ -81,13 +81,13 @@ class TilePlan:
     ----------
     shape : (H, W, C)
     kernel_shape : (KH, KW)
-    tile : (TH, TW)
+    tile_shape : (TH, TW)
         Output tile size (the last row and column of tiles may be smaller).
     """
 
     shape: tuple[int, int, int]
     kernel_shape: tuple[int, int]
-    tile: tuple[int, int]
+    tile_shape: tuple[int, int]
 
     @property
     def halo(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -98,15 +98,15 @@ class TilePlan:
     @property
     def grid(self) -> tuple[int, int]:
         """Tiles down and across."""
-        return (-(-self.shape[0] // self.tile[0]), -(-self.shape[1] // self.tile[1]))
+        return (-(-self.shape[0] // self.tile_shape[0]), -(-self.shape[1] // self.tile_shape[1]))
 
     def row_bands(self) -> list[slice]:
         """The output's bands of rows, one per row of tiles."""
-        h, th = self.shape[0], self.tile[0]
+        h, th = self.shape[0], self.tile_shape[0]
         return [slice(r, min(r + th, h)) for r in range(0, h, th)]
 
     def col_spans(self) -> list[slice]:
-        w, tw = self.shape[1], self.tile[1]
+        w, tw = self.shape[1], self.tile_shape[1]
         return [slice(c, min(c + tw, w)) for c in range(0, w, tw)]
 
     def tile_at(self, rows: slice, cols: slice, mode: str) -> Tile:
@@ -134,7 +134,7 @@ class TilePlan:
     def window_bytes(self) -> int:
         """float32 bytes of the largest window."""
         (rb, ra), (cb, ca) = self.halo
-        th, tw = self.tile
+        th, tw = self.tile_shape
         return 4 * (th + rb + ra) * (tw + cb + ca) * self.shape[2]
 
 
