@@ -73,6 +73,15 @@ def _absolute(item: WorkItem) -> WorkItem:
     return replace(item, source=fix(item.source), target=fix(item.target))
 
 
+def _temp_files(folders) -> set[str]:
+    import glob
+
+    from convtool.imaging.choices import TEMP_PATTERN
+
+    return {path for folder in folders
+            for path in glob.glob(os.path.join(glob.escape(folder), TEMP_PATTERN))}
+
+
 def connect(address: str, timeout: float = 10.0):
     """A :class:`distributed.Client` for the scheduler at ``address``, or a one-line error."""
     from convtool.scale import require_extra
@@ -168,13 +177,16 @@ class DaskExecutor(Executor):
     def _prepare(self) -> None:
         folders = {os.path.dirname(_absolute(i).target) for i in self._queue if i.target != "-"}
         threads = check_workers(self._client, folders)
+        self._folders, self._temps_before, self._lost_any = folders, _temp_files(folders), False
         lo, hi = FILES_PER_TASK
         per_task = self.files_per_task or min(hi, max(lo, math.ceil(self._count / (4 * threads))))
         self._per_task = max(1, min(per_task, math.ceil(self._count / threads) or 1))
         self._window = WINDOW_PER_THREAD * threads
         self._checked = True
 
-    def _fill(self, pending) -> None:
+    def _fill(self) -> list:
+        """Submit tasks until the window is full; return the new futures."""
+        new = []
         while len(self._running) < self._window and (self._singles or self._queue):
             source = self._singles if self._singles else self._queue
             take = 1 if source is self._singles else self._per_task
@@ -185,15 +197,15 @@ class DaskExecutor(Executor):
             future = self._client.submit(run_group, self._spec, absolute, pure=False,
                                          key=f"convtool-{secrets.token_hex(8)}")
             self._running[future] = group
-            pending.add(future)
+            new.append(future)
+        return new
 
     def results(self) -> Iterator[tuple[WorkItem, FileResult]]:
         from distributed import as_completed
 
         if not self._checked:
             self._prepare()
-        pending = as_completed()
-        self._fill(pending)
+        pending = as_completed(self._fill(), loop=self._client.loop)
         for future in pending:
             group = self._running.pop(future)
             try:
@@ -203,10 +215,17 @@ class DaskExecutor(Executor):
             else:
                 for item, result in zip(group, done, strict=True):
                     yield item, replace(result, source=item.source, target=item.target)
-            self._fill(pending)
+            pending.update(self._fill())
+        if self._lost_any:
+            # A dead worker cannot remove its temporary file. Every task has ended now,
+            # so any temporary file this run left is an orphan.
+            for stale in _temp_files(self._folders) - self._temps_before:
+                with contextlib.suppress(OSError):
+                    os.unlink(stale)
 
     def _lost(self, group: list[WorkItem], exc: BaseException):
         """Retry a lost task's files one by one; a file out of attempts fails with the reason."""
+        self._lost_any = True
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         for item in group:
             if self._attempts[item.index] <= self.retries:
