@@ -184,3 +184,19 @@ def test_ctrl_c_stops_and_reports_the_rest(cluster, photos, tmp_path):
 def test_an_unreachable_scheduler_is_one_line():
     with pytest.raises(UsageError, match="cannot connect"):
         dask_batch.connect(f"tcp://127.0.0.1:{free_port()}", timeout=1)
+
+
+def test_one_image_s_tiles_on_the_cluster(cluster, tmp_path, rng):
+    tifffile = pytest.importorskip("tifffile")
+    from convtool import scale
+
+    _, client, _ = cluster
+    source = tmp_path / "in.tif"
+    tifffile.imwrite(source, (rng.random((50, 60, 3)) * 256).astype(np.uint8), tile=(16, 16),
+                     photometric="rgb")
+    job = FilterJob(gaussian_kernel(2.0), mode="wrap", method="direct")
+    here = scale.filter_file(job, source, tmp_path / "here.tif", tiles=16)
+    there = scale.filter_file(job, source, tmp_path / "there.tif", tiles=16, client=client)
+    assert here.tiles == there.tiles == 16
+    assert np.array_equal(tifffile.imread(tmp_path / "there.tif"),
+                          tifffile.imread(tmp_path / "here.tif"))
