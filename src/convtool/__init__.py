@@ -10,6 +10,8 @@ The public API, imported lazily so that ``import convtool`` stays cheap::
 
 from __future__ import annotations
 
+from convtool._lazy import lazy_attributes
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -26,11 +28,18 @@ _EXPORTS = {
     "read_image": "convtool.imaging",
     "write_image": "convtool.imaging",
     "SaveOptions": "convtool.imaging",
-    "FilterJob": "convtool.batch",
-    "apply_job": "convtool.batch",
-    "process_file": "convtool.batch",
+    "FilterJob": "convtool.pipeline",
+    "apply_job": "convtool.pipeline",
+    "process_file": "convtool.pipeline",
+    "blur_job": "convtool.pipeline",
+    "mean_job": "convtool.pipeline",
+    "convolve_job": "convtool.pipeline",
+    "sharpen_job": "convtool.pipeline",
+    "edges_job": "convtool.pipeline",
     "plan_batch": "convtool.batch",
     "run_batch": "convtool.batch",
+    "BatchReport": "convtool.batch",
+    "Executor": "convtool.batch",
     "ConvtoolError": "convtool.errors",
     "UsageError": "convtool.errors",
     "KernelError": "convtool.errors",
@@ -40,17 +49,4 @@ _EXPORTS = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module 'convtool' has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, __all__)
