@@ -19,6 +19,7 @@ from convtool.imaging.colour import row_chunks
 from convtool.imaging.formats import check_output, output_format
 from convtool.imaging.metadata import save_params
 from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
+from convtool.imaging.tiffpages import tiff_pages_bytes
 
 
 def _scaled(pixels: np.ndarray, scale: float, dtype) -> np.ndarray:
@@ -76,6 +77,11 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
         msg = f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
         raise UsageError(msg)
     params = save_params(image, fmt, options)
+    if fmt == "TIFF" and len(pils) > 1:
+        data = tiff_pages_bytes(pils, params)
+        if data is not None:
+            fp.write(data)
+            return
     if len(pils) > 1:
         params["append_images"] = pils[1:]
     try:
