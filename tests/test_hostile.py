@@ -1157,12 +1157,17 @@ def test_recursive_walk_of_a_1200_level_tree(tmp_path, how):
     assert [os.path.basename(p) for p in _files_under(tmp_path / "out")] == ["x.png"]
 
 
+def _closing(fd: int):
+    def preexec():
+        limit_memory()
+        os.close(fd)  # convtool starts with this descriptor closed, as after '>&-'
+    return preexec
+
+
 def test_stdout_closed(work):
-    proc = subprocess.run(
-        [sys.executable, "-c", "import os, runpy, sys; os.close(1); sys.argv[0] = 'convtool'; "
-         "runpy.run_module('convtool', run_name='__main__')", "blur", work["input"], "-",
-         "--format", "png"], capture_output=False, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, timeout=60, preexec_fn=limit_memory)
+    proc = subprocess.run([sys.executable, "-m", "convtool", "blur", work["input"], "-",
+                           "--format", "png"], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          timeout=60, preexec_fn=_closing(1), env=ENV)
     assert proc.returncode == 1
     _one_error_line(proc.stderr, "<stdout>: standard output is closed")
 
@@ -1176,10 +1181,8 @@ def test_stdout_not_writable_ebadf(work):
 
 
 def test_stdin_closed(work):
-    proc = subprocess.run(
-        [sys.executable, "-c", "import os, runpy, sys; os.close(0); sys.argv[0] = 'convtool'; "
-         "runpy.run_module('convtool', run_name='__main__')", "blur", "-", work["out"]],
-        capture_output=True, timeout=60, preexec_fn=limit_memory)
+    proc = subprocess.run([sys.executable, "-m", "convtool", "blur", "-", work["out"]],
+                          capture_output=True, timeout=60, preexec_fn=_closing(0), env=ENV)
     assert proc.returncode == 1
     _one_error_line(proc.stderr, "<stdin>: standard input is closed")
     assert not os.path.exists(work["out"])
