@@ -83,10 +83,10 @@ def _read_stdin(limit: int | None, max_pixels: int | None) -> io.BytesIO:
         msg = "<stdin>: no data: expected an image on stdin"
         raise ImageReadError(msg)
     if cap is not None and len(data) > cap:
-        given = "the default --max-pixels" if max_pixels is None else f"--max-pixels {max_pixels}"
+        given = "the default max_pixels" if max_pixels is None else f"max_pixels {max_pixels}"
         msg = (f"<stdin>: more than {cap:,} bytes, more than an image within the pixel limit "
-               f"({given}) can take; raise --max-pixels, or pass a file")
-        raise ImageReadError(msg)
+               f"({given}) can take; raise max_pixels, or pass a file")
+        raise ImageReadError(msg, params=("max_pixels",))
     return io.BytesIO(data)
 
 
@@ -108,16 +108,16 @@ def _pixel_limit_lifted():
 
 def _pixel_limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
-        msg = f"max-pixels must be a whole number >= 1, got {max_pixels}"
-        raise UsageError(msg)
+        msg = f"max_pixels must be a whole number >= 1, got {max_pixels}"
+        raise UsageError(msg, params=("max_pixels",))
     return PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
 
 
 def _over_limit(name: str, what: str, pixels: int, limit: int, suggest: int) -> ImageReadError:
     msg = (f"{name}: {what} {pixels:,} pixels, more than the limit of {limit:,} (Pillow's "
            f"guard against decompression bombs); if you trust the file, raise the limit "
-           f"with --max-pixels {suggest}")
-    return ImageReadError(msg)
+           f"with max_pixels {suggest}")
+    return ImageReadError(msg, params=("max_pixels",))
 
 
 def _open(source, name: str, limit: int | None) -> PILImage.Image:

@@ -87,7 +87,7 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
     if not in_place:
         _check_not_input(source, target)
     image = imaging.read_image(source, max_pixels=max_pixels)
-    shape, method = image.pixels.shape, job.method_for(image.pixels.shape)
+    shape, method = image.pixels.shape, job.method_for(image.pixels.shape, image.pixels.dtype)
     result = _job.apply_job(job, image)
     del image  # the input's pixels are not needed while encoding
     imaging.write_image(result, target, save)
