@@ -1199,6 +1199,7 @@ def test_a_reader_that_leaves_mid_image_is_a_failure(tmp_path):
                           timeout=60)
     convtool.stdout.close()
     err = convtool.stderr.read()
+    convtool.stderr.close()
     convtool.wait(60)
     assert len(head.stdout) == 100000
     assert convtool.returncode == 1
