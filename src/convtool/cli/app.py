@@ -40,7 +40,7 @@ class _OneLineErrors(typer.core.TyperGroup):
             ctx = getattr(e, "ctx", None)
             if ctx is not None:
                 hint = f" (see '{ctx.command_path} --help')"
-            sys.stderr.write(f"convtool: error: {e.format_message()}{hint}\n")
+            sys.stderr.write(printable(f"convtool: error: {e.format_message()}{hint}") + "\n")
             sys.exit(e.exit_code)
         sys.exit(result if isinstance(result, int) else 0)
 
@@ -76,9 +76,28 @@ def render_error(message: str, params=()) -> str:
     return message
 
 
+# C0 and C1 control characters and DEL: from a file name or a file's metadata they
+# could recolour the terminal, move the cursor or forge whole lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control character escaped as Python writes it in a string.
+
+    >>> printable("a\x1b[31mred\nline.png")
+    'a\\x1b[31mred\\nline.png'
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def echo(text: str, err: bool = False) -> None:
+    """``typer.echo`` of one line, control characters escaped (see :func:`printable`)."""
+    typer.echo(printable(text), err=err)
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``convtool: error: message`` on stderr; return the Exit to raise."""
-    typer.echo(f"convtool: error: {message}", err=True)
+    echo(f"convtool: error: {message}", err=True)
     return typer.Exit(code)
 
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from convtool.cli import report
-from convtool.cli.app import app, handles_errors
+from convtool.cli.app import app, echo, handles_errors
 from convtool.cli.options import (
     SPEC_HELP,
     PathsArg,
@@ -87,11 +87,11 @@ def run_filter(job, paths: list[str], settings: Settings) -> None:
             raise UsageError(msg)
     source, target = _split_paths(paths)
     if settings.dry_run:
-        typer.echo(f"{source} -> {target}")
+        echo(f"{source} -> {target}")
         return
     if settings.skip_existing and os.path.exists(target):
         if settings.verbose:
-            typer.echo(f"convtool: {target}: exists, skipped", err=True)
+            echo(f"convtool: {target}: exists, skipped", err=True)
         return
     result = process_file(job, source, target, save=settings.save_options(),
                           max_pixels=settings.max_pixels, in_place=settings.in_place)
