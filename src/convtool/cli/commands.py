@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from convtool.cli import report
-from convtool.cli.app import app, echo, handles_errors
+from convtool.cli.app import app, echo, handles_errors, interrupted_exit
 from convtool.cli.options import (
     SPEC_HELP,
     PathsArg,
@@ -118,7 +118,7 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
                                   skipped=plan.skipped)
     report.print_summary(outcome, settings, stale)
     if outcome.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(interrupted_exit()[1])
     if outcome.failed:
         raise typer.Exit(1)
 

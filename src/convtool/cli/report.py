@@ -11,7 +11,7 @@ import os
 
 import typer
 
-from convtool.cli.app import debugging, echo, render_error
+from convtool.cli.app import debugging, echo, interrupted_exit, render_error
 from convtool.cli.options import Settings
 
 _NOT_DONE_LISTED = 10  # after Ctrl-C, the files not done are named up to this many
@@ -52,7 +52,7 @@ def _print_failures(report) -> None:
 
 
 def _print_not_done(report) -> None:
-    echo(f"convtool: interrupted: {report.count('interrupted')} file(s) not done; "
+    echo(f"convtool: {interrupted_exit()[0]}: {report.count('interrupted')} file(s) not done; "
                "run again with --skip-existing to finish", err=True)
     not_done = report.not_done()
     for source in not_done[:_NOT_DONE_LISTED]:
