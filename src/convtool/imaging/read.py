@@ -14,11 +14,20 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
-from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
+from convtool.imaging._pillow_compat import (
+    ORIENTATION,
+    keep_tiff_layout,
+    rawmode,
+    sixteen_bits_per_channel,
+    unsigned_16_bit_grey,
+)
 from convtool.imaging.choices import STDIO
+from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.jpeg import final_eoi, with_filler
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
+from convtool.imaging.native import libtiff_messages
+from convtool.imaging.recover import recover
 
 _pillow_limit_lock = threading.Lock()
 
@@ -33,6 +42,9 @@ def _decoding(name: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
+            # An intact JPEG whose MPO header is damaged: Pillow reads it as the
+            # plain JPEG it is, as every viewer does.
+            warnings.filterwarnings("ignore", "Image appears to be a malformed MPO", UserWarning)
             yield
     except FileNotFoundError:
         msg = f"{name}: no such file"
@@ -42,6 +54,9 @@ def _decoding(name: str):
         raise ImageReadError(msg) from None
     except UnidentifiedImageError:
         msg = f"{name}: not an image file Pillow can read"
+        raise ImageReadError(msg) from None
+    except NotImplementedError as e:
+        msg = f"{name}: a variant of its format that Pillow does not decode ({e})"
         raise ImageReadError(msg) from None
     except PILImage.DecompressionBombError as e:
         msg = f"{name}: refused as a possible decompression bomb ({e})"
@@ -106,11 +121,34 @@ def _pixel_limit_lifted():
             PILImage.MAX_IMAGE_PIXELS = saved
 
 
-def _pixel_limit(max_pixels: int | None) -> int | None:
+def _limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
         msg = f"max_pixels must be a whole number >= 1, got {max_pixels}"
         raise UsageError(msg, params=("max_pixels",))
     return PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+
+def _check_size(width: int, height: int, name: str, limit: int | None) -> None:
+    if limit is not None and width * height > limit:
+        msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
+               f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
+               f"file, raise the limit with max_pixels {width * height}")
+        raise ImageReadError(msg, params=("max_pixels",))
+
+
+def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
+    if isinstance(source, str) and os.path.isdir(source):
+        msg = f"{name}: is a folder, not an image file"
+        raise ImageReadError(msg)
+    limit = _limit(max_pixels)
+    with _decoding(name), _pixel_limit_lifted():
+        im = PILImage.open(source)
+    try:
+        _check_size(*im.size, name, limit)
+    except ImageReadError:
+        im.close()
+        raise
+    return im
 
 
 def _over_limit(name: str, what: str, pixels: int, limit: int, suggest: int) -> ImageReadError:
@@ -118,19 +156,6 @@ def _over_limit(name: str, what: str, pixels: int, limit: int, suggest: int) -> 
            f"guard against decompression bombs); if you trust the file, raise the limit "
            f"with max_pixels {suggest}")
     return ImageReadError(msg, params=("max_pixels",))
-
-
-def _open(source, name: str, limit: int | None) -> PILImage.Image:
-    if isinstance(source, str) and os.path.isdir(source):
-        msg = f"{name}: is a folder, not an image file"
-        raise ImageReadError(msg)
-    with _decoding(name), _pixel_limit_lifted():
-        im = PILImage.open(source)
-    width, height = im.size
-    if limit is not None and width * height > limit:
-        im.close()
-        raise _over_limit(name, f"{width}x{height} is", width * height, limit, width * height)
-    return im
 
 
 def _read_frames(opened: PILImage.Image, name: str, limit: int | None) -> list[Image]:
@@ -179,19 +204,33 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
         The file is missing, not an image, truncated, corrupt, too large, or
         holds 16-bit colour (which Pillow would reduce to 8 bits).
     """
-    limit = _pixel_limit(max_pixels)
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         if name == STDIO:
-            name, source = "<stdin>", _read_stdin(limit, max_pixels)
+            name, source = "<stdin>", _read_stdin(_limit(max_pixels), max_pixels)
         else:
             source = name
     else:
         name = getattr(source, "name", "<stream>")
-    with _open(source, name, limit) as opened:
-        frames = _read_frames(opened, name, limit)
+    with libtiff_messages(source, name):
+        return _read(source, name, max_pixels)
+
+
+def _read(source, name: str, max_pixels: int | None) -> Image:
+    try:
+        opened = _open(source, name, max_pixels)
+    except ImageReadError:  # a PNG with a bad optional chunk, an AVIF too large for libavif
+        repaired = recover(source, name, lambda w, h: _check_size(w, h, name, _limit(max_pixels)))
+        if repaired is None:
+            raise
+        source = repaired
+        opened = _open(source, name, max_pixels)
+    with opened:
+        frames = _read_frames(opened, name, _limit(max_pixels))
         if opened.format == "PNG":
             _verify_png(source, name)
+            if getattr(opened, "default_image", False) and len(frames) > 1:
+                frames[0].info["default_image"] = True  # not part of the animation
         elif opened.format == "JPEG":
             check_jpeg_scan(source, name)
     if frames[0].format == "WEBP" and _webp_is_lossless(source):
@@ -272,12 +311,17 @@ def _webp_is_lossless(source) -> bool:
 def _from_pil(im: PILImage.Image, name: str) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
-    if source_mode not in SIXTEEN_BIT_MODES and ";16" in rawmode(im):
+    raw = rawmode(im)
+    if source_mode == "I":
+        if unsigned_16_bit_grey(raw):  # a 16-bit PGM, say: Pillow opens it as 32-bit
+            source_mode = "I;16"
+    elif source_mode not in SIXTEEN_BIT_MODES and sixteen_bits_per_channel(raw):
         msg = (f"{name}: 16-bit {source_mode} image: Pillow decodes colour images with 8 bits "
                "per channel, and convtool refuses rather than silently drop the low bits; "
                "16-bit greyscale is supported")
         raise ImageReadError(msg)
     fmt = im.format
+    key = colour_key(im)  # before loading: needs the raw mode
     is_tiff = fmt == "TIFF"
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
     if orientation is not None:
@@ -300,6 +344,8 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
     pixels = _array_from_pil(im, mode)
+    if key is not None:
+        pixels, mode = add_key_alpha(pixels, mode, key)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 

@@ -7,6 +7,7 @@ import io
 import os
 import secrets
 import stat
+import struct
 import sys
 from dataclasses import replace
 
@@ -16,9 +17,11 @@ from PIL import Image as PILImage
 from convtool.errors import ImageWriteError, UsageError
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
-from convtool.imaging.formats import check_output, output_format, refuse_special
+from convtool.imaging.formats import check_can_hold, check_output, output_format, refuse_special
+from convtool.imaging.gif import gif_frames
 from convtool.imaging.metadata import save_params
 from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
+from convtool.imaging.multi import frames_for
 from convtool.imaging.tiffpages import tiff_pages_bytes
 
 
@@ -65,12 +68,14 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
 
 
 def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
+    image, fmt = frames_for(image, fmt)  # APNG default image, MPO pictures
     frames = image.frames
     PILImage.init()
     if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
         msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
         raise UsageError(msg)
+    check_can_hold(image, fmt, name)
     pils = [to_pil(f, keep_palette=options.keep_palette) for f in frames]
     first = pils[0]
     if fmt == "JPEG" and first.mode in ("LA", "RGBA"):
@@ -78,22 +83,42 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
         raise UsageError(msg)
     params = save_params(image, fmt, options)
     _check_icon_formats(fmt, first, name, params)
-    if fmt == "TIFF" and len(pils) > 1:
-        data = tiff_pages_bytes(pils, params)
-        if data is not None:
+    if fmt == "GIF":
+        pils, gif_params = gif_frames(pils)
+        first = pils[0]
+        params.update(gif_params)
+    try:
+        data = tiff_pages_bytes(pils, params) if fmt == "TIFF" and len(pils) > 1 else None
+        if data is not None:  # pages laid end to end, linear in their count
             fp.write(data)
             return
-    if len(pils) > 1:
-        params["append_images"] = pils[1:]
-    try:
+        if len(pils) > 1:
+            params["append_images"] = pils[1:]
         first.save(fp, format=fmt, **params)
-    except (OSError, KeyError, ValueError) as e:
-        if isinstance(e, KeyError) or "cannot write mode" in str(e):
-            where = FORMATS_FOR_MODE.get(first.mode)
-            msg = (f"{name}: {fmt} cannot store mode {first.mode} images"
-                   + (f"; choose {where}" if where else ""))
-            raise UsageError(msg) from None
-        raise
+    except OSError as e:
+        if e.errno is not None:
+            raise  # the disk or the stream, not the encoder: the caller reports it
+        raise _encoder_refusal(e, first.mode, fmt, name) from None
+    except _ENCODER_REFUSALS as e:  # other exceptions are bugs, reported as such
+        raise _encoder_refusal(e, first.mode, fmt, name) from None
+
+
+# What Pillow's encoders raise for an image or metadata their format cannot take
+# (struct.error: a number too large for its field, e.g. an EXIF rational).
+_ENCODER_REFUSALS = (KeyError, ValueError, TypeError, IndexError, EOFError, SyntaxError,
+                     struct.error)
+
+
+def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError:
+    """One line saying that (and why) Pillow's ``fmt`` encoder refused the image."""
+    if isinstance(e, KeyError) or "cannot write mode" in str(e):
+        where = FORMATS_FOR_MODE.get(mode)
+        msg = (f"{name}: {fmt} cannot store mode {mode} images"
+               + (f"; choose {where}" if where else ""))
+    else:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = f"{name}: the {fmt} encoder cannot write this image ({reason})"
+    return UsageError(msg)
 
 
 # Icon formats Pillow would silently resize to its own list of sizes.
