@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import resource
@@ -73,6 +74,7 @@ class Decoded:
     durations: list = field(default_factory=list)
     default_image: bool = False
     lossless: bool = True
+    compression: str = ""
 
 
 def _key_alpha(arr: np.ndarray, key) -> np.ndarray:
@@ -157,29 +159,94 @@ def _frame(im, raw: str, path: str, dec: Decoded) -> np.ndarray:
 
 
 def decode(path: str) -> Decoded:
-    """Every frame of ``path`` as Pillow composes it; raises on any damage or warning."""
+    """Every frame of ``path`` as Pillow composes it; raises on any damage or warning.
+
+    A PNG Pillow does not identify is read by libpng (OpenCV), which skips an
+    ancillary chunk with a bad checksum. A TIFF for which libtiff prints an
+    error (not a warning) is damaged.
+    """
     from PIL import Image
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _native_stderr() as native:
         warnings.simplefilter("error", UserWarning)  # Pillow's word for damage it skipped
-        with Image.open(path) as im:
-            dec = Decoded(format=im.format or "")
-            dec.default_image = bool(getattr(im, "default_image", False))
-            count = getattr(im, "n_frames", 1)
-            for index in range(count):
-                im.seek(index)
-                raw = _rawmode(im)
-                im.load()
-                dec.durations.append(im.info.get("duration"))
-                dec.frames.append(_frame(im, raw, path, dec))
-            if dec.format == "PNG":
-                with Image.open(path) as check:
-                    check.verify()
-            compression = getattr(im, "info", {}).get("compression", "")
+        warnings.filterwarnings("ignore", "Image appears to be a malformed MPO")
+        try:
+            dec = _decode_pillow(path)
+        except Image.UnidentifiedImageError:
+            dec = _decode_libpng(path)
+            if dec is None:
+                raise
+    errors = [line for line in native.read().splitlines() if line.strip() and "warning" not in line.lower()]
+    if errors:
+        raise OSError(f"libtiff: {errors[0]}")
     ext = os.path.splitext(path)[1].lower()
     dec.lossless = not (ext in LOSSY_EXTS or dec.format in ("JPEG", "MPO", "AVIF", "GIF")
-                        or compression in ("jpeg", "tiff_jpeg", "webp")
+                        or dec.compression in ("jpeg", "tiff_jpeg", "webp")
                         or (dec.format == "WEBP" and not _webp_lossless(path)))
+    return dec
+
+
+class _Captured:
+    text = ""
+
+    def read(self) -> str:
+        return self.text
+
+
+@contextlib.contextmanager
+def _native_stderr():
+    """Capture what native libraries write to fd 2 (libtiff) while decoding."""
+    captured = _Captured()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read(1 << 16).decode("utf-8", "replace")
+
+
+def _decode_pillow(path: str) -> Decoded:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        dec = Decoded(format=im.format or "")
+        dec.default_image = bool(getattr(im, "default_image", False))
+        count = getattr(im, "n_frames", 1)
+        for index in range(count):
+            im.seek(index)
+            raw = _rawmode(im)
+            im.load()
+            dec.durations.append(im.info.get("duration"))
+            dec.frames.append(_frame(im, raw, path, dec))
+        if dec.format == "PNG":
+            with Image.open(path) as check:
+                check.verify()
+        dec.compression = im.info.get("compression", "")
+    return dec
+
+
+def _decode_libpng(path: str) -> Decoded | None:
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+    import cv2
+
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return None
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    elif arr.shape[2] >= 3:
+        arr = arr[..., [2, 1, 0, 3][:arr.shape[2]]]
+    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
+    dec = Decoded(format="PNG", bits="16" if scale > 255 else "8", durations=[None])
+    dec.kind = "grey" if arr.shape[2] <= 2 else "colour"
+    dec.alpha = arr.shape[2] in (2, 4)
+    dec.frames.append(arr.astype(np.float64) / scale)
     return dec
 
 
@@ -272,7 +339,7 @@ def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
     timed = out.format in ("GIF", "PNG", "WEBP", "AVIF")  # TIFF, MPO... have no timing
     if timed and len(src_frames) > 1 and src_durations != out_durations[:len(src_durations)]:
         problems.append(f"durations {src_durations[:4]} -> {out_durations[:4]}")
-    if src.alpha and not out.alpha:
+    if src.alpha and not out.alpha and any(f[..., -1].min() < 1 for f in src.frames):
         problems.append("alpha/transparency dropped")
     if src.bits != out.bits and not (src.bits == "1" and out.bits == "8"):
         problems.append(f"bit depth {src.bits} -> {out.bits}")

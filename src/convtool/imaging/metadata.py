@@ -68,7 +68,7 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
         # An APNG default image is not shown in the animation and has no duration.
         timed = frames[1:] if fmt == "PNG" and info.get("default_image") else frames
         if any("duration" in f.info for f in timed):
-            params["duration"] = [f.info.get("duration", 100) for f in timed]
+            params["duration"] = [f.info.get("duration", 0) for f in timed]  # none: no delay
         if "loop" in info:
             params["loop"] = info["loop"]
     return params
