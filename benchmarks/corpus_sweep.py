@@ -176,7 +176,8 @@ def decode(path: str) -> Decoded:
             dec = _decode_libpng(path)
             if dec is None:
                 raise
-    errors = [line for line in native.read().splitlines() if line.strip() and "warning" not in line.lower()]
+    errors = [line for line in native.read().splitlines()
+              if line.strip() and "warning" not in line.lower()]
     if errors:
         raise OSError(f"libtiff: {errors[0]}")
     ext = os.path.splitext(path)[1].lower()
