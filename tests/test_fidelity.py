@@ -223,3 +223,23 @@ def test_libtiff_errors_refuse_the_file_and_stay_off_stderr(name, capfd):
 ])
 def test_sixteen_bit_greyscale_and_rgb565_are_read(name, mode):
     assert read_image(CORPUS / "pillow" / name).mode == mode
+
+
+# ---------------------------------------------------------------- TIFF metadata
+
+def test_tiff_keeps_xmp_and_the_bytes_of_its_text_tags(tmp_path):
+    from PIL import TiffImagePlugin
+
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[700] = b"<x:xmpmeta>kept</x:xmpmeta>"
+    tags[270] = "café ü".encode()
+    tags[315] = b"Ren\xe9"
+    PILImage.new("RGB", (4, 4)).save(tmp_path / "in.tif", tiffinfo=tags)
+    for ext in ("tif", "jpg"):
+        write_image(read_image(tmp_path / "in.tif"), tmp_path / f"out.{ext}")
+    with PILImage.open(tmp_path / "out.tif") as im:
+        assert im.info["xmp"] == b"<x:xmpmeta>kept</x:xmpmeta>"
+        assert im.tag_v2[270].encode("latin-1") == "café ü".encode()
+        assert im.tag_v2[315].encode("latin-1") == b"Ren\xe9"
+    with PILImage.open(tmp_path / "out.jpg") as im:
+        assert im.getexif()[270].encode("latin-1") == "café ü".encode()
