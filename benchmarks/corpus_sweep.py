@@ -75,6 +75,7 @@ class Decoded:
     default_image: bool = False
     lossless: bool = True
     compression: str = ""
+    frame_bits: list = field(default_factory=list)  # pages of one TIFF may differ
 
 
 def _key_alpha(arr: np.ndarray, key) -> np.ndarray:
@@ -121,7 +122,7 @@ def _frame(im, raw: str, path: str, dec: Decoded) -> np.ndarray:
             dec.alpha = arr.shape[2] in (2, 4)
             return arr.astype(np.float64) / 65535.0
     if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in im.info
+        has_alpha = mode == "PA" or im.has_transparency_data  # tRNS or an RGBA palette
         im = im.convert("RGBA" if has_alpha else "RGB")
         mode, trns = im.mode, None
     if mode == "1":
@@ -223,6 +224,7 @@ def _decode_pillow(path: str) -> Decoded:
             im.load()
             dec.durations.append(im.info.get("duration"))
             dec.frames.append(_frame(im, raw, path, dec))
+            dec.frame_bits.append(dec.bits)
         if dec.format == "PNG":
             with Image.open(path) as check:
                 check.verify()
@@ -248,6 +250,7 @@ def _decode_libpng(path: str) -> Decoded | None:
     dec.kind = "grey" if arr.shape[2] <= 2 else "colour"
     dec.alpha = arr.shape[2] in (2, 4)
     dec.frames.append(arr.astype(np.float64) / scale)
+    dec.frame_bits.append(dec.bits)
     return dec
 
 
@@ -309,13 +312,14 @@ def _premultiplied(frame: np.ndarray, alpha: bool) -> np.ndarray:
     return out
 
 
-def timeline(dec: Decoded) -> tuple[list, list]:
-    """Frames and durations with runs of identical frames merged (durations added).
+def timeline(dec: Decoded) -> tuple[list, list, list]:
+    """Frames, durations and bit depths with runs of identical frames merged.
 
     Encoders (Pillow's GIF and APNG writers) merge a frame identical to the one
-    before into it; the animation shown is the same. Absent durations count as 0.
+    before into it, adding the durations; the animation shown is the same.
+    Absent durations count as 0.
     """
-    frames, durations = [], []
+    frames, durations, bits = [], [], []
     for index, (frame, duration) in enumerate(zip(dec.frames, dec.durations, strict=True)):
         duration = duration or 0
         mergeable = index > (1 if dec.default_image else 0)
@@ -325,14 +329,15 @@ def timeline(dec: Decoded) -> tuple[list, list]:
             continue
         frames.append(frame)
         durations.append(duration)
-    return frames, durations
+        bits.append(dec.frame_bits[index])
+    return frames, durations, bits
 
 
 def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
     """What the output loses against the input and the reference blur (empty: faithful)."""
     problems = []
-    src_frames, src_durations = timeline(src)
-    out_frames, out_durations = timeline(out)
+    src_frames, src_durations, _ = timeline(src)
+    out_frames, out_durations, out_bits = timeline(out)
     if len(out_frames) != len(src_frames):
         problems.append(f"frames {len(src_frames)} -> {len(out_frames)}")
     if src.default_image != out.default_image:
@@ -351,7 +356,7 @@ def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
             size = f"{a.shape[1]}x{a.shape[0]} -> {b.shape[1]}x{b.shape[0]}"
             problems.append(f"frame {index} size {size}")
             continue
-        problem = _pixels_differ(a, b, src, out)
+        problem = _pixels_differ(a, b, src, out, out_bits[index])
         if problem:
             problems.append(f"frame {index}: {problem}")
         if len(problems) > 4:
@@ -378,16 +383,17 @@ def _align(ref: np.ndarray, got: np.ndarray, src: Decoded, out: Decoded):
     return ref, got
 
 
-def _pixels_differ(frame: np.ndarray, got: np.ndarray, src: Decoded, out: Decoded) -> str:
+def _pixels_differ(frame: np.ndarray, got: np.ndarray, src: Decoded, out: Decoded,
+                   bits: str) -> str:
     ref = reference_blur(frame, src.alpha)
     ref, got = _align(ref, got, src, out)
     if ref.shape != got.shape:
         return f"channels {ref.shape[2]} -> {got.shape[2]}"
-    if out.bits in ("32i", "32f"):
-        tol = 1.01 if out.bits == "32i" else 1e-4 * max(1.0, float(np.abs(ref).max()))
+    if bits in ("32i", "32f"):
+        tol = 1.01 if bits == "32i" else 1e-4 * max(1.0, float(np.abs(ref).max()))
     else:
-        tol = 1.01 / (65535.0 if out.bits == "16" else 255.0)
-    if src.bits in ("32i",) and out.bits == "32i":
+        tol = 1.01 / (65535.0 if bits == "16" else 255.0)
+    if bits == "32i":
         ref = np.rint(ref)
     if out.format == "GIF":
         return _gif_differs(ref, got, src.alpha or out.alpha)
@@ -395,8 +401,8 @@ def _pixels_differ(frame: np.ndarray, got: np.ndarray, src: Decoded, out: Decode
         err = float(np.sqrt(np.mean((ref - got) ** 2)))
         psnr = 99.0 if err == 0 else 20 * np.log10(1.0 / err)
         return "" if psnr >= 28 else f"PSNR {psnr:.1f} dB < 28 (lossy output)"
-    if not out.lossless or src.bits not in ("32f",):
-        ref = np.clip(ref, 0.0, 1.0) if out.bits not in ("32i", "32f") else ref
+    if bits not in ("32i", "32f"):
+        ref = np.clip(ref, 0.0, 1.0)
     diff = np.abs(ref - got)
     worst = float(diff.max()) if diff.size else 0.0
     if worst > tol:
