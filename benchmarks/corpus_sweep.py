@@ -45,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -617,6 +617,7 @@ def main(argv=None) -> int:
     parser.add_argument("--memory", type=int, default=3000, help="MB of address space per run")
     parser.add_argument("--formats", action="store_true", help="write every input to each format")
     parser.add_argument("--src", help="convtool source tree to test (default: this checkout's)")
+    parser.add_argument("--progress", help="append each file's result here as it completes")
     parser.add_argument("--json", help="write every file's class and detail here")
     parser.add_argument("--list", default="WRONG,CRASH,REFUSED-valid,works-lossy,crash",
                         help="classes whose files are listed (comma-separated; 'all')")
@@ -628,9 +629,15 @@ def main(argv=None) -> int:
     paths = files_in(args.folders)
     worker = check_formats if args.formats else check_file
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(worker, p, timeout=args.timeout, memory_mb=args.memory)
-                   for p in paths]
-        results = {p: f.result() for p, f in zip(paths, futures, strict=True)}
+        futures = {pool.submit(worker, p, timeout=args.timeout, memory_mb=args.memory): p
+                   for p in paths}
+        results = {}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if args.progress:  # one JSON line per file as it completes: a partial run counts
+                with open(args.progress, "a") as f:
+                    f.write(json.dumps([futures[future], results[futures[future]]]) + "\n")
+        results = {p: results[p] for p in paths}
     return report(results, args)
 
 
