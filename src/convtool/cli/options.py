@@ -28,6 +28,7 @@ KERNEL = "Kernel"
 IMAGE = "Image"
 OUTPUT = "Output"
 BATCH = "Batch"
+SCALE = "Large images and clusters (pip install 'convtool[dask]')"
 
 
 
@@ -194,6 +195,25 @@ class Settings:
     json_report: Annotated[bool, typer.Option(
         "--json", help="Write a JSON report to stdout: a summary and one record per file "
                        "(input, output, status, error, seconds).", rich_help_panel=BATCH)] = False
+
+    # Images larger than memory, and clusters (convtool.scale).
+    memory: Annotated[str | None, typer.Option(
+        "--memory", help="Memory the filtering may take, e.g. 2GB or 512MB. An image whose "
+                         "in-memory filtering would take more is filtered in tiles (the output "
+                         "must then be a .tif: a tiled BigTIFF, written tile by tile). "
+                         "Default: a quarter of this machine's memory.",
+        rich_help_panel=SCALE, show_default=False)] = None
+    tiles: Annotated[int | None, typer.Option(
+        "--tiles", help="Filter in tiles of this many pixels square, whatever the image's "
+                        "size (the output is a tiled BigTIFF). The result is the same as in "
+                        "memory, sample for sample.", rich_help_panel=SCALE,
+        show_default=False)] = None
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", envvar="CONVTOOL_SCHEDULER",
+        help="Run on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 (or set "
+             "CONVTOOL_SCHEDULER). With --out-dir the files are shared out among the "
+             "workers; for one image its tiles are. Workers must see the same files at the "
+             "same paths.", rich_help_panel=SCALE, show_default=False)] = None
 
     verbose: Annotated[bool, typer.Option(
         "-v", "--verbose", help="Print the kernel size, the chosen method and the time "
