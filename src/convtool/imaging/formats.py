@@ -185,7 +185,7 @@ def check_can_hold(image, fmt: str, name: str) -> None:
 
     Alpha in BMP or PPM, 16-bit or float values in WebP, AVIF or GIF, CMYK in
     WebP, AVIF or GIF (:data:`~convtool.imaging.choices.FORMAT_LIMITS`), and
-    frames of different sizes in any format but TIFF. Conversions the user asks
+    frames of different sizes in any format but TIFF and MPO. Conversions the user asks
     for are applied before this check, which then sees their result.
 
     Raises
