@@ -102,7 +102,10 @@ def test_job_builders_are_public_and_lazy():
     lambda: imaging.output_format("-"),
     lambda: imaging.output_format("a.xyz"),
     lambda: parse_size("0x3"),
-    lambda: imaging.check_output("a.tif", imaging.SaveOptions(quality=5)),
+    lambda: imaging.check_output("a.bmp", imaging.SaveOptions(quality=5)),
+    lambda: imaging.check_output("a.png", imaging.SaveOptions(compression="lzw")),
+    lambda: imaging.SaveOptions(depth=16),
+    lambda: imaging.SaveOptions(background="nocolour"),
     lambda: imaging.read_image("a.png", max_pixels=0),
 ])
 def test_imaging_and_kernel_errors_name_parameters_not_flags(call):

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from convtool.engine.modes import METHOD_TABLE, mode_help
-from convtool.imaging.choices import ALPHA_MODES
+from convtool.imaging.choices import ALPHA_MODES, DEPTHS, TIFF_COMPRESSIONS
 from convtool.kernels.choices import NORMALIZE_CHOICES
 
 ENGINE = "Engine"
@@ -137,8 +137,26 @@ class Settings:
                                "With --out-dir the outputs get its extension.",
         rich_help_panel=OUTPUT, show_default=False)] = None
     quality: Annotated[int | None, typer.Option(
-        "--quality", help="JPEG, WebP or AVIF quality, 1..100. Default: Pillow's (JPEG 75, "
-                                "WebP 80).", rich_help_panel=OUTPUT, show_default=False)] = None
+        "--quality", help="JPEG, WebP, AVIF or JPEG-compressed TIFF quality, 1..100. Default: "
+                          "a JPEG input's own tables; else Pillow's (JPEG 75, WebP 80).",
+        rich_help_panel=OUTPUT, show_default=False)] = None
+    compression: Annotated[str | None, typer.Option(
+        "--compression", help=f"TIFF compression: {one_of(TIFF_COMPRESSIONS)}. Default: a "
+                              "TIFF input's own (a G4 fax stays G4 while it stays bilevel, else "
+                              "deflate); other inputs: none. group3/group4 hold bilevel images "
+                              "(--keep-palette), jpeg 8-bit ones (takes --quality).",
+        rich_help_panel=OUTPUT, show_default=False)] = None
+    background: Annotated[str | None, typer.Option(
+        "--background", help="Flatten transparency onto this colour (a name such as white, or "
+                             "#rrggbb) before writing, as formats without alpha (JPEG, BMP, "
+                             "PPM) need. Default: keep alpha; such formats then refuse it.",
+        rich_help_panel=OUTPUT, show_default=False)] = None
+    depth: Annotated[int | None, typer.Option(
+        "--depth", help=f"{one_of(map(str, DEPTHS))}: write 16-bit and float images with 8 "
+                        "bits per channel, as JPEG, WebP and other 8-bit formats need (floats "
+                        "are taken on the 0..1 scale). Default: keep the depth; 8-bit formats "
+                        "then refuse such images.",
+        rich_help_panel=OUTPUT, show_default=False)] = None
     compress_level: Annotated[int | None, typer.Option(
         "--compress-level", help="PNG zlib level, 0 (none, fastest) to 9 (smallest, slowest). "
                                  "Default 3: encodes about 3x faster than Pillow's 6, "
@@ -232,7 +250,9 @@ class Settings:
 
         return SaveOptions(format=self.format, quality=self.quality,
                            compress_level=self.compress_level,
-                           keep_palette=self.keep_palette, no_clobber=self.no_clobber)
+                           keep_palette=self.keep_palette, no_clobber=self.no_clobber,
+                           compression=self.compression, background=self.background,
+                           depth=self.depth)
 
 
 def settings_parameters() -> list[tuple[str, object, object]]:

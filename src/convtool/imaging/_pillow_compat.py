@@ -10,6 +10,8 @@ what                   why
 ``im._tile_size``      a TIFF's stored (not rotated) size, Pillow >= 11
 ``im._size``           set to it, so Pillow does not rotate while loading
 ``im.tile[0].args``    the raw mode a frame is decoded with (16-bit colour)
+``im.tile[0]``         a PPM's maximum value and where its pixels start
+                       (Pillow reduces 16-bit PPM colour to 8 bits)
 =====================  ===================================================
 """
 
@@ -68,3 +70,18 @@ def keep_tiff_layout(im: PILImage.Image) -> None:
     im.getexif().pop(ORIENTATION, None)
     im.tag_v2.pop(ORIENTATION, None)
     im._size = tile_size
+
+
+def ppm_layout(im: PILImage.Image) -> tuple[int, int, bool] | None:
+    """(maximum value, offset of the pixels, plain text?) of an opened PPM, or None.
+
+    Pillow's PPM decoder scales colour with a maximum value above 255 down to
+    8 bits; convtool reads such files itself from where Pillow found the pixels.
+    """
+    if im.format != "PPM" or not im.tile:
+        return None
+    tile = im.tile[0]
+    args = tile.args
+    if not (isinstance(args, tuple) and len(args) == 2 and isinstance(args[1], int)):
+        return None
+    return args[1], tile.offset, tile.codec_name == "ppm_plain"

@@ -37,7 +37,18 @@ QUALITY_FORMATS: tuple[str, ...] = ("JPEG", "WEBP", "AVIF")
 FORMATS_FOR_MODE: dict[str, str] = {
     "LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "CMYK": "JPEG or TIFF",
     "I;16": "PNG or TIFF", "I": "TIFF", "F": "TIFF",
+    "RGB;16": "PNG, TIFF or PPM", "RGBA;16": "PNG or TIFF", "LA;16": "PNG or TIFF", "RGB;F": "TIFF",
 }
+
+#: TIFF compressions convtool writes (``--compression``): a TIFF input keeps
+#: its own unless told otherwise. ``group3``/``group4`` (fax) hold bilevel
+#: images only, ``jpeg`` 8-bit greyscale, RGB and CMYK (lossy; takes --quality).
+TIFF_COMPRESSIONS: tuple[str, ...] = ("none", "lzw", "deflate", "zip", "jpeg", "packbits",
+                                      "group3", "group4", "zstd", "lzma")
+#: Other names for a TIFF compression.
+TIFF_COMPRESSION_ALIASES: dict[str, str] = {"zip": "deflate"}
+#: Bit depths ``--depth`` reduces an image to (16-bit and float images to 8 bits).
+DEPTHS: tuple[int, ...] = (8,)
 
 #: What a format cannot hold and Pillow would drop or convert without a word:
 #: ``alpha`` (an alpha channel), ``deep`` (more than 8 bits per channel: 16-bit,

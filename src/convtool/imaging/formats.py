@@ -82,10 +82,18 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     options = options or SaveOptions()
     path = os.fspath(path)
     fmt = output_format(path, options.format)
-    if options.quality is not None and fmt not in QUALITY_FORMATS:
-        msg = (f"quality applies to JPEG, WebP and AVIF, not {fmt}"
+    if options.quality is not None and fmt not in (*QUALITY_FORMATS, "TIFF"):
+        msg = (f"quality applies to JPEG, WebP, AVIF and JPEG-compressed TIFF, not {fmt}"
                + ("; PNG takes compress_level" if fmt == "PNG" else ""))
         raise UsageError(msg, params=("quality", "compress_level"))
+    if options.quality is not None and options.compression not in (None, "jpeg"):
+        msg = (f"quality applies to TIFF only when it is JPEG-compressed, not with "
+               f"compression {options.compression}")
+        raise UsageError(msg, params=("quality", "compression"))
+    if options.compression is not None and fmt != "TIFF":
+        msg = (f"compression applies to TIFF, not {fmt}"
+               + ("; PNG takes compress_level" if fmt == "PNG" else ""))
+        raise UsageError(msg, params=("compression", "compress_level"))
     if options.compress_level is not None and fmt != "PNG":
         msg = f"compress_level applies to PNG, not {fmt}"
         raise UsageError(msg, params=("compress_level",))
@@ -152,6 +160,12 @@ _LIMIT_REASONS = {
     "cmyk": ("cannot store CMYK", "JPEG or TIFF"),
 }
 
+# The conversion the user can ask for instead (SaveOptions fields; the CLI's flags).
+_LIMIT_OPTIONS = {
+    "alpha": ("background COLOR to flatten it", ("background",)),
+    "deep": ("depth 8 to write 8 bits per channel", ("depth",)),
+}
+
 
 def _limits_hit(mode: str) -> set[str]:
     from convtool.imaging.model import FULL_SCALE
@@ -186,9 +200,12 @@ def check_can_hold(image, fmt: str, name: str) -> None:
         if limit in _limits_hit(image.mode):
             reason, where = _LIMIT_REASONS[limit]
             detail = f" (this image is mode {image.mode})" if limit == "deep" else ""
+            option, params = _LIMIT_OPTIONS.get(limit, ("", ()))
+            if limit == "deep" and image.mode == "I":  # 32-bit integers have no 8-bit scale
+                option, params = "", ()
             msg = (f"{name}: {fmt} {reason}{detail}; convtool refuses rather than drop it: "
-                   f"choose {where}")
-            raise UsageError(msg)
+                   f"choose {where}" + (f", or add {option}" if option else ""))
+            raise UsageError(msg, params=params)
     sizes = {f.pixels.shape[:2] for f in frames}
     if len(sizes) > 1 and fmt not in PAGED_FORMATS:
         shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3])

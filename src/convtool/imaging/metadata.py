@@ -6,6 +6,7 @@ from PIL import Image as PILImage
 
 from convtool.imaging._pillow_compat import ORIENTATION
 from convtool.imaging.choices import DEFAULT_COMPRESS_LEVEL
+from convtool.imaging.encoder import read_settings
 from convtool.imaging.model import Image, SaveOptions
 
 INFO_KEYS = ("icc_profile", "exif", "dpi", "xmp", "duration", "loop", "comment")
@@ -30,14 +31,17 @@ def _raw_text(value):
         return value.encode("utf-8")
 
 
-def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None) -> dict:
+def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None, *,
+              png_text: bool = True) -> dict:
     """The metadata of a loaded Pillow frame to carry to the output, as :attr:`Image.info`.
 
     ``tiff_tags`` (a TIFF's ``getexif()``) and ``orientation`` (its orientation
-    tag, taken out before loading) apply to TIFF files only.
+    tag, taken out before loading) apply to TIFF files only. ``png_text=False``
+    leaves out a PNG's text chunks, which Pillow finds only by loading the pixels.
     """
     info = {k: im.info[k] for k in INFO_KEYS if k in im.info}
-    if im.format == "PNG" and getattr(im, "text", None):
+    info.update(read_settings(im))
+    if im.format == "PNG" and png_text and getattr(im, "text", None):
         info["text"] = dict(im.text)
     if tiff_tags is not None:
         meta = PILImage.Exif()

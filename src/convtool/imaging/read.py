@@ -14,9 +14,11 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
+from convtool.imaging import deep
 from convtool.imaging._pillow_compat import (
     ORIENTATION,
     keep_tiff_layout,
+    ppm_layout,
     rawmode,
     sixteen_bits_per_channel,
     unsigned_16_bit_grey,
@@ -201,8 +203,9 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     Raises
     ------
     ImageReadError
-        The file is missing, not an image, truncated, corrupt, too large, or
-        holds 16-bit colour (which Pillow would reduce to 8 bits).
+        The file is missing, not an image, truncated, corrupt or too large, or
+        holds 16-bit colour and the optional codecs (the ``16bit`` extra) are
+        not installed.
     """
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
@@ -220,12 +223,16 @@ def _read(source, name: str, max_pixels: int | None) -> Image:
     try:
         opened = _open(source, name, max_pixels)
     except ImageReadError:  # a PNG with a bad optional chunk, an AVIF too large for libavif
+        if deep.tiff_mode(source, name) is not None:  # Pillow opens neither LA;16 nor RGB;F
+            return deep.read_tiff(source, name, _size_check(name, max_pixels))
         repaired = recover(source, name, lambda w, h: _check_size(w, h, name, _limit(max_pixels)))
         if repaired is None:
             raise
         source = repaired
         opened = _open(source, name, max_pixels)
     with opened:
+        if _is_deep(opened):
+            return _read_deep(opened, source, name, max_pixels)
         frames = _read_frames(opened, name, _limit(max_pixels))
         if opened.format == "PNG":
             _verify_png(source, name)
@@ -239,6 +246,36 @@ def _read(source, name: str, max_pixels: int | None) -> Image:
     first = frames[0]
     first.extra_frames = tuple(frames[1:])
     return first
+
+
+def _size_check(name: str, max_pixels: int | None):
+    limit = _limit(max_pixels)
+    return lambda width, height: _check_size(width, height, name, limit)
+
+
+def _is_deep(im: PILImage.Image) -> bool:
+    """True for colour with 16 bits per channel, which Pillow would decode to 8."""
+    if im.format == "PPM":
+        layout = ppm_layout(im)
+        return im.mode == "RGB" and layout is not None and layout[0] > 255
+    return im.mode in ("RGB", "RGBA") and sixteen_bits_per_channel(rawmode(im))
+
+
+def _read_deep(opened: PILImage.Image, source, name: str, max_pixels: int | None) -> Image:
+    """A 16-bit colour PNG or TIFF that Pillow opened (and would reduce to 8 bits)."""
+    if opened.format == "TIFF":
+        return deep.read_tiff(source, name, _size_check(name, max_pixels))
+    if opened.format == "PPM":
+        return deep.read_ppm({}, opened.size, ppm_layout(opened), source, name)
+    if opened.format != "PNG":
+        msg = (f"{name}: 16-bit {opened.mode} {opened.format} image: convtool reads 16-bit "
+               "colour from PNG, TIFF and PPM only, and refuses rather than drop the low bits")
+        raise ImageReadError(msg)
+    with _decoding(name):
+        info = read_info(opened, png_text=False)  # Pillow would decode the pixels to find it
+        n_frames = getattr(opened, "n_frames", 1)
+    _verify_png(source, name)
+    return deep.read_png(info, opened.info.get("transparency"), n_frames, source, name)
 
 
 def _file_bytes(source) -> bytes:

@@ -15,14 +15,21 @@ import numpy as np
 from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
+from convtool.imaging import deep
+from convtool.imaging._codecs import quiet_stderr
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
+from convtool.imaging.convert import prepare
+from convtool.imaging.encoder import pillow_params
 from convtool.imaging.formats import check_can_hold, check_output, output_format, refuse_special
 from convtool.imaging.gif import gif_frames
 from convtool.imaging.metadata import save_params
-from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
+from convtool.imaging.model import DEEP_MODES, EIGHT_BIT_MODES, Image, SaveOptions
 from convtool.imaging.multi import frames_for
 from convtool.imaging.tiffpages import tiff_pages_bytes
+
+# Pillow modes with more than 8 bits per channel that depth 8 reduces.
+_DEEPER_THAN_8 = ("I;16", "F")
 
 
 def _scaled(pixels: np.ndarray, scale: float, dtype) -> np.ndarray:
@@ -69,6 +76,7 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
 
 def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
     image, fmt = frames_for(image, fmt)  # APNG default image, MPO pictures
+    image = prepare(image, options)  # background, depth 8
     frames = image.frames
     PILImage.init()
     if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
@@ -76,31 +84,49 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
         raise UsageError(msg)
     check_can_hold(image, fmt, name)
+    if image.mode in DEEP_MODES:
+        _encode_deep(image, fp, fmt, options, name)
+        return
     pils = [to_pil(f, keep_palette=options.keep_palette) for f in frames]
     first = pils[0]
     if fmt == "JPEG" and first.mode in ("LA", "RGBA"):
-        msg = f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
-        raise UsageError(msg)
+        msg = (f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP, "
+               "or flatten it with background COLOR")
+        raise UsageError(msg, params=("background",))
     params = save_params(image, fmt, options)
+    params.update(pillow_params(image, fmt, first.mode, options, name))
     _check_icon_formats(fmt, first, name, params)
     if fmt == "GIF":
         pils, gif_params = gif_frames(pils)
         first = pils[0]
         params.update(gif_params)
     try:
-        data = tiff_pages_bytes(pils, params) if fmt == "TIFF" and len(pils) > 1 else None
-        if data is not None:  # pages laid end to end, linear in their count
-            fp.write(data)
-            return
-        if len(pils) > 1:
-            params["append_images"] = pils[1:]
-        first.save(fp, format=fmt, **params)
+        # libjpeg and libtiff print warnings of their own (a kept 16-bit JPEG table is
+        # "too coarse for baseline JPEG"): keep them off the terminal.
+        with quiet_stderr():
+            data = tiff_pages_bytes(pils, params) if fmt == "TIFF" and len(pils) > 1 else None
+            if data is not None:  # pages laid end to end, linear in their count
+                fp.write(data)
+                return
+            if len(pils) > 1:
+                params["append_images"] = pils[1:]
+            first.save(fp, format=fmt, **params)
     except OSError as e:
         if e.errno is not None:
             raise  # the disk or the stream, not the encoder: the caller reports it
         raise _encoder_refusal(e, first.mode, fmt, name) from None
     except _ENCODER_REFUSALS as e:  # other exceptions are bugs, reported as such
         raise _encoder_refusal(e, first.mode, fmt, name) from None
+
+
+def _encode_deep(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
+    """16-bit colour or float RGB, beside Pillow; encoder errors refused as Pillow's are."""
+    try:
+        deep.write(image, fp, fmt, options, save_params(image, fmt, options), name)
+    except UsageError:
+        raise
+    except (*_ENCODER_REFUSALS, RuntimeError) as e:  # Pillow (a bad EXIF), imagecodecs
+        raise _encoder_refusal(e, image.mode, fmt, name) from None
 
 
 # What Pillow's encoders raise for an image or metadata their format cannot take
@@ -112,6 +138,8 @@ _ENCODER_REFUSALS = (KeyError, ValueError, TypeError, IndexError, EOFError, Synt
 def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError:
     """One line saying that (and why) Pillow's ``fmt`` encoder refused the image."""
     if isinstance(e, KeyError) or "cannot write mode" in str(e):
+        if mode in _DEEPER_THAN_8:
+            return deep.refuse_format(mode, fmt, name)
         where = FORMATS_FOR_MODE.get(mode)
         msg = (f"{name}: {fmt} cannot store mode {mode} images"
                + (f"; choose {where}" if where else ""))
