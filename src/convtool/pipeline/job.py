@@ -91,7 +91,9 @@ class FilterJob:
 
 def _respond(job: FilterJob, pixels: np.ndarray, plan: engine.Plan) -> np.ndarray:
     """The filter's response: one convolution, or a gradient magnitude, then the post-ops."""
-    out = engine.convolve(pixels, mode=job.mode, cval=job.cval, threads=job.threads, plan=plan)
+    # A channel subset has another shape than the plan's: its method still holds.
+    out = engine.convolve(pixels, mode=job.mode, cval=job.cval, method=plan.method,
+                          threads=job.threads, plan=plan)
     if job.kernel_y is not None:
         # Gradient pairs are transposes of each other: the same method suits both.
         other = engine.convolve(pixels, job.kernel_y.array, mode=job.mode, cval=job.cval,
