@@ -77,12 +77,7 @@ PIXEL_OPTIONS = [
 
 @pytest.mark.parametrize("method", ["direct", "fft"])
 @pytest.mark.parametrize("options", PIXEL_OPTIONS, ids=lambda o: "-".join(o))
-def test_pixel_options_match_in_memory(rgba_tif, tmp_path, method, options, request):
-    if method == "fft" and "channels" in options:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "pipeline bug: apply_job plans for all channels, and convolve re-plans the subset "
-            "with method auto, so --method fft --channels rg runs direct in memory (reported); "
-            "strict, so the fix shows here")))
+def test_pixel_options_match_in_memory(rgba_tif, tmp_path, method, options):
     job = FilterJob(Kernel(gaussian(3.0)), mode="mirror", method=method, **options)
     expected, got, _ = both_ways(job, rgba_tif, tmp_path, tiles=16)
     assert int((got != expected).sum()) == 0
