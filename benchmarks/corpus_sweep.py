@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import resource
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,8 @@ class Decoded:
     durations: list = field(default_factory=list)
     default_image: bool = False
     lossless: bool = True
+    compression: str = ""
+    frame_bits: list = field(default_factory=list)  # pages of one TIFF may differ
 
 
 def _key_alpha(arr: np.ndarray, key) -> np.ndarray:
@@ -119,7 +122,7 @@ def _frame(im, raw: str, path: str, dec: Decoded) -> np.ndarray:
             dec.alpha = arr.shape[2] in (2, 4)
             return arr.astype(np.float64) / 65535.0
     if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in im.info
+        has_alpha = mode == "PA" or im.has_transparency_data  # tRNS or an RGBA palette
         im = im.convert("RGBA" if has_alpha else "RGB")
         mode, trns = im.mode, None
     if mode == "1":
@@ -157,29 +160,97 @@ def _frame(im, raw: str, path: str, dec: Decoded) -> np.ndarray:
 
 
 def decode(path: str) -> Decoded:
-    """Every frame of ``path`` as Pillow composes it; raises on any damage or warning."""
+    """Every frame of ``path`` as Pillow composes it; raises on any damage or warning.
+
+    A PNG Pillow does not identify is read by libpng (OpenCV), which skips an
+    ancillary chunk with a bad checksum. A TIFF for which libtiff prints an
+    error (not a warning) is damaged.
+    """
     from PIL import Image
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _native_stderr() as native:
         warnings.simplefilter("error", UserWarning)  # Pillow's word for damage it skipped
-        with Image.open(path) as im:
-            dec = Decoded(format=im.format or "")
-            dec.default_image = bool(getattr(im, "default_image", False))
-            count = getattr(im, "n_frames", 1)
-            for index in range(count):
-                im.seek(index)
-                raw = _rawmode(im)
-                im.load()
-                dec.durations.append(im.info.get("duration"))
-                dec.frames.append(_frame(im, raw, path, dec))
-            if dec.format == "PNG":
-                with Image.open(path) as check:
-                    check.verify()
-            compression = getattr(im, "info", {}).get("compression", "")
+        warnings.filterwarnings("ignore", "Image appears to be a malformed MPO")
+        try:
+            dec = _decode_pillow(path)
+        except Image.UnidentifiedImageError:
+            dec = _decode_libpng(path)
+            if dec is None:
+                raise
+    errors = [line for line in native.read().splitlines()
+              if line.strip() and "warning" not in line.lower()]
+    if errors:
+        raise OSError(f"libtiff: {errors[0]}")
     ext = os.path.splitext(path)[1].lower()
     dec.lossless = not (ext in LOSSY_EXTS or dec.format in ("JPEG", "MPO", "AVIF", "GIF")
-                        or compression in ("jpeg", "tiff_jpeg", "webp")
+                        or dec.compression in ("jpeg", "tiff_jpeg", "webp")
                         or (dec.format == "WEBP" and not _webp_lossless(path)))
+    return dec
+
+
+class _Captured:
+    text = ""
+
+    def read(self) -> str:
+        return self.text
+
+
+@contextlib.contextmanager
+def _native_stderr():
+    """Capture what native libraries write to fd 2 (libtiff) while decoding."""
+    captured = _Captured()
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read(1 << 16).decode("utf-8", "replace")
+
+
+def _decode_pillow(path: str) -> Decoded:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        dec = Decoded(format=im.format or "")
+        dec.default_image = bool(getattr(im, "default_image", False))
+        count = getattr(im, "n_frames", 1)
+        for index in range(count):
+            im.seek(index)
+            raw = _rawmode(im)
+            im.load()
+            dec.durations.append(im.info.get("duration"))
+            dec.frames.append(_frame(im, raw, path, dec))
+            dec.frame_bits.append(dec.bits)
+        if dec.format == "PNG":
+            with Image.open(path) as check:
+                check.verify()
+        dec.compression = im.info.get("compression", "")
+    return dec
+
+
+def _decode_libpng(path: str) -> Decoded | None:
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+    import cv2
+
+    arr = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return None
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    elif arr.shape[2] >= 3:
+        arr = arr[..., [2, 1, 0, 3][:arr.shape[2]]]
+    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
+    dec = Decoded(format="PNG", bits="16" if scale > 255 else "8", durations=[None])
+    dec.kind = "grey" if arr.shape[2] <= 2 else "colour"
+    dec.alpha = arr.shape[2] in (2, 4)
+    dec.frames.append(arr.astype(np.float64) / scale)
+    dec.frame_bits.append(dec.bits)
     return dec
 
 
@@ -241,13 +312,14 @@ def _premultiplied(frame: np.ndarray, alpha: bool) -> np.ndarray:
     return out
 
 
-def timeline(dec: Decoded) -> tuple[list, list]:
-    """Frames and durations with runs of identical frames merged (durations added).
+def timeline(dec: Decoded) -> tuple[list, list, list]:
+    """Frames, durations and bit depths with runs of identical frames merged.
 
     Encoders (Pillow's GIF and APNG writers) merge a frame identical to the one
-    before into it; the animation shown is the same. Absent durations count as 0.
+    before into it, adding the durations; the animation shown is the same.
+    Absent durations count as 0.
     """
-    frames, durations = [], []
+    frames, durations, bits = [], [], []
     for index, (frame, duration) in enumerate(zip(dec.frames, dec.durations, strict=True)):
         duration = duration or 0
         mergeable = index > (1 if dec.default_image else 0)
@@ -257,14 +329,15 @@ def timeline(dec: Decoded) -> tuple[list, list]:
             continue
         frames.append(frame)
         durations.append(duration)
-    return frames, durations
+        bits.append(dec.frame_bits[index])
+    return frames, durations, bits
 
 
 def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
     """What the output loses against the input and the reference blur (empty: faithful)."""
     problems = []
-    src_frames, src_durations = timeline(src)
-    out_frames, out_durations = timeline(out)
+    src_frames, src_durations, _ = timeline(src)
+    out_frames, out_durations, out_bits = timeline(out)
     if len(out_frames) != len(src_frames):
         problems.append(f"frames {len(src_frames)} -> {len(out_frames)}")
     if src.default_image != out.default_image:
@@ -272,7 +345,7 @@ def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
     timed = out.format in ("GIF", "PNG", "WEBP", "AVIF")  # TIFF, MPO... have no timing
     if timed and len(src_frames) > 1 and src_durations != out_durations[:len(src_durations)]:
         problems.append(f"durations {src_durations[:4]} -> {out_durations[:4]}")
-    if src.alpha and not out.alpha:
+    if src.alpha and not out.alpha and any(f[..., -1].min() < 1 for f in src.frames):
         problems.append("alpha/transparency dropped")
     if src.bits != out.bits and not (src.bits == "1" and out.bits == "8"):
         problems.append(f"bit depth {src.bits} -> {out.bits}")
@@ -283,7 +356,7 @@ def compare(src: Decoded, out: Decoded, out_path: str) -> list[str]:
             size = f"{a.shape[1]}x{a.shape[0]} -> {b.shape[1]}x{b.shape[0]}"
             problems.append(f"frame {index} size {size}")
             continue
-        problem = _pixels_differ(a, b, src, out)
+        problem = _pixels_differ(a, b, src, out, out_bits[index])
         if problem:
             problems.append(f"frame {index}: {problem}")
         if len(problems) > 4:
@@ -310,16 +383,17 @@ def _align(ref: np.ndarray, got: np.ndarray, src: Decoded, out: Decoded):
     return ref, got
 
 
-def _pixels_differ(frame: np.ndarray, got: np.ndarray, src: Decoded, out: Decoded) -> str:
+def _pixels_differ(frame: np.ndarray, got: np.ndarray, src: Decoded, out: Decoded,
+                   bits: str) -> str:
     ref = reference_blur(frame, src.alpha)
     ref, got = _align(ref, got, src, out)
     if ref.shape != got.shape:
         return f"channels {ref.shape[2]} -> {got.shape[2]}"
-    if out.bits in ("32i", "32f"):
-        tol = 1.01 if out.bits == "32i" else 1e-4 * max(1.0, float(np.abs(ref).max()))
+    if bits in ("32i", "32f"):
+        tol = 1.01 if bits == "32i" else 1e-4 * max(1.0, float(np.abs(ref).max()))
     else:
-        tol = 1.01 / (65535.0 if out.bits == "16" else 255.0)
-    if src.bits in ("32i",) and out.bits == "32i":
+        tol = 1.01 / (65535.0 if bits == "16" else 255.0)
+    if bits == "32i":
         ref = np.rint(ref)
     if out.format == "GIF":
         return _gif_differs(ref, got, src.alpha or out.alpha)
@@ -327,8 +401,8 @@ def _pixels_differ(frame: np.ndarray, got: np.ndarray, src: Decoded, out: Decode
         err = float(np.sqrt(np.mean((ref - got) ** 2)))
         psnr = 99.0 if err == 0 else 20 * np.log10(1.0 / err)
         return "" if psnr >= 28 else f"PSNR {psnr:.1f} dB < 28 (lossy output)"
-    if not out.lossless or src.bits not in ("32f",):
-        ref = np.clip(ref, 0.0, 1.0) if out.bits not in ("32i", "32f") else ref
+    if bits not in ("32i", "32f"):
+        ref = np.clip(ref, 0.0, 1.0)
     diff = np.abs(ref - got)
     worst = float(diff.max()) if diff.size else 0.0
     if worst > tol:
@@ -445,16 +519,18 @@ def classify(path: str, out: str, code: int | None, err: str) -> tuple[str, str]
     return ("WRONG", "; ".join(problems)) if problems else ("OK", "")
 
 
-def _lost(src_path: str, out_path: str) -> str:
+def _lost(src: Decoded, out_path: str) -> str:
     """What a written file silently lost against its input (alpha, depth, frames), or ""."""
     try:
-        src, got = decode(src_path), decode(out_path)
+        got = decode(out_path)
     except Exception as e:
         return f"output unreadable ({type(e).__name__})"
     lost = []
     if src.alpha and not got.alpha:
         lost.append("alpha")
-    if src.bits in ("16", "32i", "32f") and got.bits != src.bits:
+    # 16-bit PGM reads back as Pillow's 32-bit I: the values are the same
+    widened = src.bits == "16" and got.bits == "32i"
+    if src.bits in ("16", "32i", "32f") and got.bits != src.bits and not widened:
         lost.append(f"depth {src.bits}->{got.bits}")
     if len(got.frames) < len(src.frames):
         lost.append(f"frames {len(src.frames)}->{len(got.frames)}")
@@ -480,10 +556,14 @@ def check_formats(path: str, targets=TARGETS, timeout: float = 120.0,
         if raw == "unreadable":
             return {}
         results = {}
+        try:
+            src = decode(path)
+        except Exception:  # the oracle refuses the input: nothing to compare with
+            src = None
         for target, (code, err) in raw.items():
             out = os.path.join(tmp, "out." + target)
             if code == 0:
-                lost = _lost(path, out)
+                lost = _lost(src, out) if src is not None else ""
                 results[target] = ("works-lossy", lost) if lost else ("works", "")
             elif _clean_refusal(code, err):
                 results[target] = ("refused", err.strip())
@@ -494,7 +574,6 @@ def check_formats(path: str, targets=TARGETS, timeout: float = 120.0,
 
 def drive(path: str, folder: str, targets: list[str]) -> None:
     """In one process: read ``path``; if readable, run the CLI to each target; print JSON."""
-    from typer.main import get_command
     from typer.testing import CliRunner
 
     from convtool.cli import app
@@ -506,11 +585,11 @@ def drive(path: str, folder: str, targets: list[str]) -> None:
     except ConvtoolError:
         print(json.dumps("unreadable"))
         return
-    runner, command = CliRunner(), get_command(app)
+    runner = CliRunner()
     results = {}
     for target in targets:
         out = os.path.join(folder, "out." + target)
-        res = runner.invoke(command, ["blur", path, out, "--sigma", str(SIGMA)])
+        res = runner.invoke(app, blur_args(path, out))
         err = res.stderr
         if res.exception is not None and not isinstance(res.exception, SystemExit):
             err += f"\nTraceback: {type(res.exception).__name__}: {res.exception}"
@@ -538,6 +617,7 @@ def main(argv=None) -> int:
     parser.add_argument("--memory", type=int, default=3000, help="MB of address space per run")
     parser.add_argument("--formats", action="store_true", help="write every input to each format")
     parser.add_argument("--src", help="convtool source tree to test (default: this checkout's)")
+    parser.add_argument("--progress", help="append each file's result here as it completes")
     parser.add_argument("--json", help="write every file's class and detail here")
     parser.add_argument("--list", default="WRONG,CRASH,REFUSED-valid,works-lossy,crash",
                         help="classes whose files are listed (comma-separated; 'all')")
@@ -549,9 +629,15 @@ def main(argv=None) -> int:
     paths = files_in(args.folders)
     worker = check_formats if args.formats else check_file
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(worker, p, timeout=args.timeout, memory_mb=args.memory)
-                   for p in paths]
-        results = {p: f.result() for p, f in zip(paths, futures, strict=True)}
+        futures = {pool.submit(worker, p, timeout=args.timeout, memory_mb=args.memory): p
+                   for p in paths}
+        results = {}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if args.progress:  # one JSON line per file as it completes: a partial run counts
+                with open(args.progress, "a") as f:
+                    f.write(json.dumps([futures[future], results[futures[future]]]) + "\n")
+        results = {p: results[p] for p in paths}
     return report(results, args)
 
 

@@ -66,16 +66,22 @@ def _on_sigterm(signum, frame):
 
 def _worker_main(conn, spec: RunSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # the parent decides what a hang-up means, as for Ctrl-C
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         while True:
             try:
                 item = conn.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 return
             if item is None:
                 return
-            conn.send(run_item(spec, item))
+            result = run_item(spec, item)
+            try:
+                conn.send(result)
+            except OSError:  # the parent has gone (BrokenPipeError): nobody to report to
+                return
     except _Stopped:
         return
 

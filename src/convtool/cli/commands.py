@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from convtool.cli import report
-from convtool.cli.app import app, handles_errors
+from convtool.cli.app import app, echo, handles_errors, interrupted_exit
 from convtool.cli.options import (
     SPEC_HELP,
     PathsArg,
@@ -85,11 +85,11 @@ def run_filter(job, paths: list[str], settings: Settings) -> None:
             raise UsageError(msg)
     source, target = _split_paths(paths)
     if settings.dry_run:
-        typer.echo(f"{source} -> {target}")
+        echo(f"{source} -> {target}")
         return
     if settings.skip_existing and os.path.exists(target):
         if settings.verbose:
-            typer.echo(f"convtool: {target}: exists, skipped", err=True)
+            echo(f"convtool: {target}: exists, skipped", err=True)
         return
     result = _process_scaled(job, source, target, settings)
     if settings.verbose:
@@ -157,7 +157,7 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
                                   skipped=plan.skipped)
     report.print_summary(outcome, settings, stale)
     if outcome.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(interrupted_exit()[1])
     if outcome.failed:
         raise typer.Exit(1)
 

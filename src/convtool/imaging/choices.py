@@ -49,7 +49,7 @@ FORMAT_LIMITS: dict[str, tuple[str, ...]] = {
     "WEBP": ("deep", "cmyk"), "AVIF": ("deep", "cmyk"), "GIF": ("deep", "cmyk"),
 }
 #: Formats whose frames may differ in size (pages rather than an animation).
-PAGED_FORMATS: tuple[str, ...] = ("TIFF",)
+PAGED_FORMATS: tuple[str, ...] = ("TIFF", "MPO")
 
 #: An output is written to a hidden file named so, then renamed into place.
 TEMP_PREFIX, TEMP_SUFFIX = ".convtool-", ".tmp"

@@ -90,6 +90,9 @@ def check_output(path, options: SaveOptions | None = None) -> str:
         msg = f"compress_level applies to PNG, not {fmt}"
         raise UsageError(msg, params=("compress_level",))
     if path == STDIO:
+        if sys.stdout is None:
+            msg = "<stdout>: standard output is closed; redirect it or name an output file"
+            raise ImageWriteError(msg)
         if sys.stdout.isatty():
             msg = "refusing to write image bytes to a terminal: redirect stdout or name a file"
             raise UsageError(msg)
@@ -114,9 +117,31 @@ def _check_replaceable(path: str) -> None:
     if stat.S_ISDIR(st.st_mode):
         msg = f"{path}: is a folder, not an output file"
         raise ImageWriteError(msg)
+    refuse_special(path, st.st_mode)
     if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
         msg = (f"{path}: the existing output is read-only; convtool does not replace it "
                "(make it writable or remove it first)")
+        raise ImageWriteError(msg)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file of ``mode`` is when convtool must not write it: None for files,
+    character devices and FIFOs (written directly), else "block device", "socket", ..."""
+    if stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return None
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def refuse_special(path: str, mode: int) -> None:
+    """Refuse an output that is a block device, a socket or another special file."""
+    kind = special_kind(mode)
+    if kind is not None and not stat.S_ISDIR(mode):
+        msg = (f"{path}: is a {kind}, not a regular file; convtool writes files, character "
+               "devices (such as /dev/null) and FIFOs")
         raise ImageWriteError(msg)
 
 
@@ -146,7 +171,7 @@ def check_can_hold(image, fmt: str, name: str) -> None:
 
     Alpha in BMP or PPM, 16-bit or float values in WebP, AVIF or GIF, CMYK in
     WebP, AVIF or GIF (:data:`~convtool.imaging.choices.FORMAT_LIMITS`), and
-    frames of different sizes in any format but TIFF. Conversions the user asks
+    frames of different sizes in any format but TIFF and MPO. Conversions the user asks
     for are applied before this check, which then sees their result.
 
     Raises

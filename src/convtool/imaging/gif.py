@@ -43,5 +43,9 @@ def gif_frames(frames: list[PILImage.Image]) -> tuple[list[PILImage.Image], dict
         params = {"disposal": DISPOSE_TO_BACKGROUND} if len(frames) > 1 else {}
         return frames, params
     out = [_thresholded(f) for f in frames]
-    params = {"transparency": TRANSPARENT_INDEX, "disposal": DISPOSE_TO_BACKGROUND}
+    # Each frame carries its transparent index; optimize=False keeps the palettes as
+    # built, so that Pillow does not renumber them (and lose the index) frame by frame.
+    params = {"disposal": DISPOSE_TO_BACKGROUND, "optimize": False}
+    if len(out) == 1:
+        params["transparency"] = TRANSPARENT_INDEX
     return out, params

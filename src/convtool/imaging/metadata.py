@@ -11,6 +11,23 @@ from convtool.imaging.model import Image, SaveOptions
 INFO_KEYS = ("icc_profile", "exif", "dpi", "xmp", "duration", "loop", "comment")
 # Baseline TIFF tags that are metadata (not layout), carried to and from TIFF files.
 TIFF_META_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
+#: TIFF tag of XMP metadata.
+XMP_TAG = 700
+
+
+def _raw_text(value):
+    """A TIFF text tag's value as the bytes the file held.
+
+    Pillow decodes text tags as Latin-1 and encodes them back as ASCII, turning
+    every other byte into ``?`` (UTF-8 descriptions, accented names); bytes
+    are written as they are.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None) -> dict:
@@ -26,7 +43,7 @@ def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None
         meta = PILImage.Exif()
         for tag in TIFF_META_TAGS:
             if tag in tiff_tags:
-                meta[tag] = tiff_tags[tag]
+                meta[tag] = _raw_text(tiff_tags[tag])
         if orientation is not None:
             meta[ORIENTATION] = orientation
         if len(meta):
@@ -42,9 +59,11 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
         if fmt == "TIFF":
             exif = PILImage.Exif()
             exif.load(info["exif"])
-            params["tiffinfo"] = {t: v for t, v in exif.items() if t in TIFF_META_TAGS}
+            params["tiffinfo"] = {t: _raw_text(v) for t, v in exif.items() if t in TIFF_META_TAGS}
         else:
             params["exif"] = info["exif"]
+    if fmt == "TIFF" and "xmp" in info:  # Pillow's TIFF writer takes XMP only as its tag
+        params.setdefault("tiffinfo", {})[XMP_TAG] = info["xmp"]
     if fmt == "PNG":
         params["compress_level"] = (DEFAULT_COMPRESS_LEVEL if options.compress_level is None
                                     else options.compress_level)
@@ -68,7 +87,7 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
         # An APNG default image is not shown in the animation and has no duration.
         timed = frames[1:] if fmt == "PNG" and info.get("default_image") else frames
         if any("duration" in f.info for f in timed):
-            params["duration"] = [f.info.get("duration", 100) for f in timed]
+            params["duration"] = [f.info.get("duration", 0) for f in timed]  # none: no delay
         if "loop" in info:
             params["loop"] = info["loop"]
     return params

@@ -23,6 +23,7 @@ from convtool.imaging._pillow_compat import (
 )
 from convtool.imaging.choices import STDIO
 from convtool.imaging.colourkey import add_key_alpha, colour_key
+from convtool.imaging.jpeg import final_eoi, with_filler
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
 from convtool.imaging.native import libtiff_messages
@@ -65,15 +66,42 @@ def _decoding(name: str):
         raise ImageReadError(msg) from None
 
 
-def _read_stdin() -> io.BytesIO:
-    stdin = sys.stdin.buffer
+#: Bytes of image file allowed per pixel of the limit on standard input
+#: (16-bit RGBA stored raw is 8), and a margin for metadata (ICC, EXIF, XMP).
+STDIN_BYTES_PER_PIXEL = 8
+STDIN_MARGIN = 1024 * 1024
+
+
+def stdin_limit(limit: int | None) -> int | None:
+    """The most bytes read from standard input for a pixel limit of ``limit``."""
+    return None if limit is None else limit * STDIN_BYTES_PER_PIXEL + STDIN_MARGIN
+
+
+def _read_stdin(limit: int | None, max_pixels: int | None) -> io.BytesIO:
+    stdin = sys.stdin.buffer if sys.stdin is not None else None
+    if stdin is None:
+        msg = "<stdin>: standard input is closed: pipe an image in"
+        raise ImageReadError(msg)
     if stdin.isatty():
         msg = "input '-' reads an image from stdin, but stdin is a terminal; pipe an image in"
         raise UsageError(msg)
-    data = stdin.read()
+    cap = stdin_limit(limit)
+    try:
+        data = stdin.read() if cap is None else stdin.read(cap + 1)
+    except IsADirectoryError:
+        msg = "<stdin>: standard input is a folder, not an image"
+        raise ImageReadError(msg) from None
+    except OSError as e:
+        msg = f"<stdin>: cannot read standard input ({e.strerror or e})"
+        raise ImageReadError(msg) from None
     if not data:
         msg = "<stdin>: no data: expected an image on stdin"
         raise ImageReadError(msg)
+    if cap is not None and len(data) > cap:
+        given = "the default max_pixels" if max_pixels is None else f"max_pixels {max_pixels}"
+        msg = (f"<stdin>: more than {cap:,} bytes, more than an image within the pixel limit "
+               f"({given}) can take; raise max_pixels, or pass a file")
+        raise ImageReadError(msg, params=("max_pixels",))
     return io.BytesIO(data)
 
 
@@ -123,16 +151,52 @@ def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
     return im
 
 
+def _over_limit(name: str, what: str, pixels: int, limit: int, suggest: int) -> ImageReadError:
+    msg = (f"{name}: {what} {pixels:,} pixels, more than the limit of {limit:,} (Pillow's "
+           f"guard against decompression bombs); if you trust the file, raise the limit "
+           f"with max_pixels {suggest}")
+    return ImageReadError(msg, params=("max_pixels",))
+
+
+def _read_frames(opened: PILImage.Image, name: str, limit: int | None) -> list[Image]:
+    """Decode every frame, refusing before decoding when all frames together pass ``limit``.
+
+    Memory is spent per file, so the limit is on the decoded pixels of every
+    frame (Pillow decodes each frame to the whole canvas): first from the
+    declared frame count, then frame by frame, as a later frame may be larger
+    (a TIFF page, a GIF frame that grows the canvas).
+    """
+    with _decoding(name), _pixel_limit_lifted():  # counting a TIFF's pages reads their tags
+        count = getattr(opened, "n_frames", 1)
+    width, height = opened.size
+    if limit is not None and count > 1 and count * width * height > limit:
+        total = count * width * height
+        raise _over_limit(name, f"{count:,} frames of {width}x{height} hold", total, limit, total)
+    frames, seen = [], 0
+    for index in range(count):
+        with _decoding(name), _pixel_limit_lifted():  # Pillow checks its own limit per frame
+            opened.seek(index)
+        width, height = opened.size
+        seen += width * height
+        if limit is not None and seen > limit:
+            estimate = seen + (count - index - 1) * width * height
+            what = f"frame {index + 1} of {count} is {width}x{height}: the frames so far hold"
+            raise _over_limit(name, what, seen, limit, estimate)
+        frames.append(_from_pil(opened, name))
+    return frames
+
+
 def read_image(source, *, max_pixels: int | None = None) -> Image:
     """Read an image file into an :class:`Image`, every frame of it.
 
     Parameters
     ----------
     source : str, path or binary file object
-        The file; ``"-"`` reads all of stdin.
+        The file; ``"-"`` reads stdin (at most what an image within the
+        pixel limit can take, see :func:`stdin_limit`).
     max_pixels : int or None
-        Refuse images with more pixels than this; None: Pillow's limit
-        (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million).
+        Refuse files whose frames hold more pixels than this in all; None:
+        Pillow's limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million).
 
     Raises
     ------
@@ -143,7 +207,7 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         if name == STDIO:
-            name, source = "<stdin>", _read_stdin()
+            name, source = "<stdin>", _read_stdin(_limit(max_pixels), max_pixels)
         else:
             source = name
     else:
@@ -162,23 +226,48 @@ def _read(source, name: str, max_pixels: int | None) -> Image:
         source = repaired
         opened = _open(source, name, max_pixels)
     with opened:
-        frames = []
-        with _decoding(name):  # counting a TIFF's pages reads every page's tags
-            count = getattr(opened, "n_frames", 1)
-        for index in range(count):
-            with _decoding(name):
-                opened.seek(index)
-            frames.append(_from_pil(opened, name))
+        frames = _read_frames(opened, name, _limit(max_pixels))
         if opened.format == "PNG":
             _verify_png(source, name)
             if getattr(opened, "default_image", False) and len(frames) > 1:
                 frames[0].info["default_image"] = True  # not part of the animation
+        elif opened.format == "JPEG":
+            check_jpeg_scan(source, name)
     if frames[0].format == "WEBP" and _webp_is_lossless(source):
         for frame in frames:
             frame.info["lossless"] = True
     first = frames[0]
     first.extra_frames = tuple(frames[1:])
     return first
+
+
+def _file_bytes(source) -> bytes:
+    if isinstance(source, str):
+        with open(source, "rb") as f:
+            return f.read()
+    source.seek(0)
+    return source.read()
+
+
+def _draft_bytes(data: bytes) -> bytes:
+    """The image decoded at 1/8 scale (libjpeg's DCT scaling: cheap)."""
+    with PILImage.open(io.BytesIO(data)) as im:
+        im.draft(None, (max(1, im.width // 8), max(1, im.height // 8)))
+        im.load()
+        return im.tobytes()
+
+
+def check_jpeg_scan(source, name: str) -> None:
+    """Refuse a JPEG whose scan data ends early but is followed by an EOI (see imaging.jpeg)."""
+    data = _file_bytes(source)
+    eoi = final_eoi(data)
+    if eoi is None:
+        return
+    with _decoding(name), _pixel_limit_lifted():
+        complete = _draft_bytes(data) == _draft_bytes(with_filler(data, eoi))
+    if not complete:
+        msg = f"{name}: cannot decode image (the JPEG scan data ends early: the file is truncated)"
+        raise ImageReadError(msg)
 
 
 def _verify_png(source, name: str) -> None:

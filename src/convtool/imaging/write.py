@@ -17,11 +17,12 @@ from PIL import Image as PILImage
 from convtool.errors import ImageWriteError, UsageError
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
-from convtool.imaging.formats import check_can_hold, check_output, output_format
+from convtool.imaging.formats import check_can_hold, check_output, output_format, refuse_special
 from convtool.imaging.gif import gif_frames
 from convtool.imaging.metadata import save_params
 from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
 from convtool.imaging.multi import frames_for
+from convtool.imaging.tiffpages import tiff_pages_bytes
 
 
 def _scaled(pixels: np.ndarray, scale: float, dtype) -> np.ndarray:
@@ -81,13 +82,18 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
         msg = f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
         raise UsageError(msg)
     params = save_params(image, fmt, options)
+    _check_icon_formats(fmt, first, name, params)
     if fmt == "GIF":
         pils, gif_params = gif_frames(pils)
         first = pils[0]
         params.update(gif_params)
-    if len(pils) > 1:
-        params["append_images"] = pils[1:]
     try:
+        data = tiff_pages_bytes(pils, params) if fmt == "TIFF" and len(pils) > 1 else None
+        if data is not None:  # pages laid end to end, linear in their count
+            fp.write(data)
+            return
+        if len(pils) > 1:
+            params["append_images"] = pils[1:]
         first.save(fp, format=fmt, **params)
     except OSError as e:
         if e.errno is not None:
@@ -113,6 +119,30 @@ def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         msg = f"{name}: the {fmt} encoder cannot write this image ({reason})"
     return UsageError(msg)
+
+
+# Icon formats Pillow would silently resize to its own list of sizes.
+_ICO_MAX_SIDE = 256
+_ICNS_SIDE = 1024
+
+
+def _check_icon_formats(fmt: str, first: PILImage.Image, name: str, params: dict) -> None:
+    """Refuse what ICO, ICNS and BLP cannot store as it is, instead of resizing or failing."""
+    width, height = first.size
+    if fmt == "ICO":
+        if max(width, height) > _ICO_MAX_SIDE:
+            msg = (f"{name}: ICO icons are at most {_ICO_MAX_SIDE}x{_ICO_MAX_SIDE}; this image is "
+                   f"{width}x{height}: resize it first, or write PNG")
+            raise UsageError(msg)
+        params["sizes"] = [(width, height)]  # this size only, not Pillow's 16..256 squares
+    elif fmt == "ICNS" and (width, height) != (_ICNS_SIDE, _ICNS_SIDE):
+        msg = (f"{name}: ICNS icon sets are made by resizing a {_ICNS_SIDE}x{_ICNS_SIDE} image; "
+               f"this image is {width}x{height}: resize it first, or write PNG")
+        raise UsageError(msg)
+    elif fmt == "BLP" and first.mode != "P":
+        msg = (f"{name}: BLP stores palette images only; this image is {first.mode}: write "
+               "PNG, or use --keep-palette with a palette input")
+        raise UsageError(msg)
 
 
 def encode_image(image: Image, options: SaveOptions | None = None) -> bytes:
@@ -165,6 +195,12 @@ def _publish(tmp: str, path: str, no_clobber: bool) -> None:
         else:
             os.unlink(tmp)
         return
+    with contextlib.suppress(FileNotFoundError):  # never replace a special file by rename
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            refuse_special(path, mode)
+            msg = f"{path}: is not a regular file any more; not replaced"
+            raise ImageWriteError(msg)
     with contextlib.suppress(OSError):  # an existing output keeps its permissions
         os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
     os.replace(tmp, path)
@@ -208,20 +244,69 @@ def write_image(image: Image, path, options: SaveOptions | None = None, *,
         _write_file(image, path, fmt, options)
 
 
-def _write_stdout(image: Image, fmt: str, options: SaveOptions) -> None:
-    """Encode in memory, then write the bytes to stdout in one go."""
+_WRITE_CHUNK = 1 << 20
+
+
+def _write_all(fd: int, data: bytes, name: str) -> None:
+    """Write every byte to ``fd``; a short write or a reader that leaves is an error.
+
+    A pipe whose reader exits mid-image makes write() return short, then
+    fail: Python's buffered writer can end that silently with exit 0.
+    """
+    view, done = memoryview(data), 0
+    while done < len(view):
+        try:
+            done += os.write(fd, view[done:done + _WRITE_CHUNK])
+        except BrokenPipeError:
+            msg = f"{name}: the reader closed the pipe after {done:,} of {len(view):,} bytes"
+            raise ImageWriteError(msg) from None
+        except OSError as e:
+            msg = f"{name}: cannot write ({e.strerror or e})"
+            raise ImageWriteError(msg) from None
+
+
+def _encoded(image: Image, fmt: str, options: SaveOptions, name: str) -> bytes:
     buffer = io.BytesIO()
-    _encode(image, buffer, fmt, options, "<stdout>")
+    _encode(image, buffer, fmt, options, name)
+    return buffer.getvalue()
+
+
+def _write_stdout(image: Image, fmt: str, options: SaveOptions) -> None:
+    """Encode in memory, then write every byte to stdout."""
+    data = _encoded(image, fmt, options, "<stdout>")
     try:
-        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.flush()
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (tests)
+        sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-    except BrokenPipeError:
-        msg = "<stdout>: the reading end of the pipe was closed"
+        return
+    _write_all(fd, data, "<stdout>")
+
+
+def _write_direct(image: Image, path: str, fmt: str, options: SaveOptions) -> None:
+    """A character device or FIFO: nothing to make atomic, and never to be replaced."""
+    data = _encoded(image, fmt, options, path)
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as e:
+        msg = f"{path}: cannot write ({e.strerror or e})"
         raise ImageWriteError(msg) from None
+    try:
+        _write_all(fd, data, path)
+    finally:
+        os.close(fd)
 
 
 def _write_file(image: Image, path: str, fmt: str, options: SaveOptions) -> None:
     """Encode into a hidden temporary file next to ``path``, then publish it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        _write_direct(image, path, fmt, options)
+        return
     folder = os.path.dirname(os.path.abspath(path))
     # The temporary file's name is known before the file exists, so that an
     # interrupt (Ctrl-C) arriving at any moment after its creation removes it.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from convtool import engine, imaging
+from convtool import engine, imaging, kernels
 from convtool.errors import UsageError
 from convtool.kernels import Kernel
 from convtool.pipeline.channels import channel_indices, parse_channels
@@ -122,6 +122,31 @@ def _check_cval(job: FilterJob, image: imaging.Image) -> None:
         raise UsageError(msg, params=("cval",))
 
 
+def _check_range(job: FilterJob, image: imaging.Image, work: np.ndarray) -> None:
+    """Refuse a filter whose response could overflow the pixels' float type.
+
+    The bound is the kernel's largest response on data of the image's peak
+    magnitude (1 for integer images, which are on the 0..1 scale), plus the
+    bias: beyond the float type's range numpy would warn and write inf.
+    """
+    peak = 1.0
+    if not image.unit_scale and work.size:
+        peak = max(peak, float(np.abs(work).max()))
+    if job.mode == "constant":
+        peak = max(peak, abs(job.cval))
+    bound = kernels.response_bound(job.kernel)
+    if job.kernel_y is not None:
+        bound = float(np.hypot(bound, kernels.response_bound(job.kernel_y)))
+    with np.errstate(over="ignore"):
+        reach = bound * peak + abs(job.bias + job.kernel.offset)
+    top = float(np.finfo(work.dtype).max)
+    if not reach <= top:
+        msg = (f"the response can reach {reach:.3g} (kernel weights, --scale, --bias and the "
+               f"image's values together), beyond the largest {work.dtype} value ({top:.3g}): "
+               "it would overflow; use smaller weights, --scale or --bias")
+        raise UsageError(msg)
+
+
 def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     """Filter an image's pixels (every frame); returns a new :class:`~convtool.imaging.Image`.
 
@@ -136,6 +161,7 @@ def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     subset = len(chosen) < image.pixels.shape[-1]
     alpha = "separate" if subset else job.alpha
     work = imaging.filter_space(image, alpha=alpha, linear=job.linear)
+    _check_range(job, image, work)
     plan = job.plan_for(work.shape, work.dtype)
     if subset:
         out = work.copy()
