@@ -63,3 +63,15 @@ def test_flags_without_the_extra_name_it(tiff, tmp_path, monkeypatch):
     assert result.output.count("\n") == 1
     # Without the flags the extra is not needed.
     assert run("blur", tiff, tmp_path / "out.tif").exit_code == 0
+
+
+def test_tiles_refuse_stdio_and_the_input_as_output(tiff, tmp_path):
+    result = run("blur", tiff, "-", "--tiles", "16", "--format", "tiff")
+    assert result.exit_code == 2 and "stdin/stdout" in result.output
+    before = tiff.read_bytes()
+    result = run("blur", tiff, tiff, "--tiles", "16")
+    assert result.exit_code == 2 and "--in-place" in result.output
+    assert tiff.read_bytes() == before
+    assert run("blur", tiff, tiff, "--tiles", "16", "--in-place").exit_code == 0
+    assert tiff.read_bytes() != before
+    assert [p.name for p in tmp_path.iterdir()] == ["in.tif"]

@@ -154,3 +154,15 @@ def test_parse_size():
     assert parse_size("1GiB") == 2**30
     with pytest.raises(UsageError, match="--memory"):
         parse_size("lots")
+
+
+def test_striped_and_compressed_tiffs_read_by_region(tmp_path, rng):
+    source = tmp_path / "striped.tif"
+    pixels = (rng.random((45, 38, 3)) * 256).astype(np.uint8)
+    tifffile.imwrite(source, pixels, rowsperstrip=7, compression="lzw", predictor=True,
+                     photometric="rgb")
+    job = FilterJob(Kernel(gaussian(2.5)), mode="wrap", method="direct")
+    expected, got, _ = both_ways(job, source, tmp_path, tiles=16)
+    assert int((got != expected).sum()) == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.LZW

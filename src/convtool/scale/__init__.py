@@ -38,10 +38,10 @@ def require_extra() -> None:
 
 def in_memory_bytes(shape, job=None) -> int:
     """Bytes filtering an image of ``shape`` (H, W, C) in memory takes, by the tiles' model."""
-    from convtool.scale.tiles import FLOATS_PER_SAMPLE, GRADIENT_FLOATS
+    from convtool.scale.tiles import GRADIENT_FLOATS, IN_MEMORY_FLOATS
 
     h, w, c = shape
-    floats = FLOATS_PER_SAMPLE + (GRADIENT_FLOATS if job is not None and job.kernel_y else 0)
+    floats = IN_MEMORY_FLOATS + (GRADIENT_FLOATS if job is not None and job.kernel_y else 0)
     return h * w * c * 4 * floats
 
 

@@ -56,6 +56,13 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
                                      max_pixels=max_pixels, in_place=in_place)
     from convtool import scale
 
+    if "-" in (source, target):
+        msg = "tiled filtering reads and writes files: name them instead of '-' (stdin/stdout)"
+        raise UsageError(msg)
+    if not in_place and os.path.exists(target) and os.path.samefile(source, target):
+        msg = (f"{target}: the output is the input file; convtool does not replace its "
+               "input unless asked (choose another output name, or add --in-place)")
+        raise UsageError(msg)
     start = time.perf_counter()
     if save is not None and save.no_clobber and os.path.exists(target):
         from convtool.errors import ImageWriteError

@@ -24,9 +24,14 @@ import numpy as np
 from convtool.engine.modes import get_mode
 from convtool.errors import UsageError
 
-#: float32 copies of a window alive at once while a tile is filtered (measured
-#: peak over window size for direct and FFT paths, rounded up; see benchmarks/).
+#: float32 copies of a window counted while a tile is filtered: the samples read, the
+#: filter-space copy, the engine's result and its buffers, the output space. A
+#: conservative figure: benchmarks/bench_outofcore.py measured about 3 (10000x10000 RGB,
+#: --memory 1GB: 1040x10000 windows, 0.55 GB peak of which ~0.2 GB is the interpreter).
 FLOATS_PER_SAMPLE = 6
+#: float32 copies of the whole image filtering in memory takes (pipeline.process_file):
+#: measured 2.0 (direct) and 2.2 (FFT) at 10000x10000 RGB, rounded up.
+IN_MEMORY_FLOATS = 3
 #: Extra copies for a gradient pair (two convolutions and their magnitude).
 GRADIENT_FLOATS = 3
 #: Output tiles are whole multiples of the TIFF tile edge, so bands feed the writer directly.
