@@ -468,7 +468,7 @@ def writable_ext(path: str) -> str:
 _FORMAT_LIMIT_WORDS = ("cannot store", "refuses rather than drop", "holds 8 bits", "holds one",
                        "encoder cannot write", "frames share one size", "images only")
 # A refusal because of a size or resource limit.
-_SIZE_LIMIT_WORDS = ("decompression bomb", "more than the limit", "too large", "larger than")
+_SIZE_LIMIT_WORDS = ("decompression bomb", "more than the limit", "Decompressed data too large")
 
 
 def _clean_refusal(code, err: str) -> bool:
