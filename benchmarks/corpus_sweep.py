@@ -466,9 +466,9 @@ def writable_ext(path: str) -> str:
 
 # A refusal because the output format cannot hold the image (said so in the message).
 _FORMAT_LIMIT_WORDS = ("cannot store", "refuses rather than drop", "holds 8 bits", "holds one",
-                       "encoder cannot write", "frames share one size")
+                       "encoder cannot write", "frames share one size", "images only")
 # A refusal because of a size or resource limit.
-_SIZE_LIMIT_WORDS = ("decompression bomb", "more than the limit", "too large", "larger than")
+_SIZE_LIMIT_WORDS = ("decompression bomb", "more than the limit", "Decompressed data too large")
 
 
 def _clean_refusal(code, err: str) -> bool:

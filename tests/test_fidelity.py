@@ -243,3 +243,11 @@ def test_tiff_keeps_xmp_and_the_bytes_of_its_text_tags(tmp_path):
         assert im.tag_v2[315].encode("latin-1") == b"Ren\xe9"
     with PILImage.open(tmp_path / "out.jpg") as im:
         assert im.getexif()[270].encode("latin-1") == "café ü".encode()
+
+
+def test_an_absurd_dpi_is_left_out_instead_of_crashing_the_encoder(tmp_path):
+    image = Image(np.zeros((2, 2, 3), np.float32), "RGB", info={"dpi": (7.2e257, 7.2e257)})
+    for ext in ("png", "jpg", "bmp"):
+        write_image(image, tmp_path / f"out.{ext}")
+        with PILImage.open(tmp_path / f"out.{ext}") as im:
+            assert im.size == (2, 2)

@@ -55,10 +55,23 @@ def read_info(im: PILImage.Image, tiff_tags=None, orientation: int | None = None
     return info
 
 
+#: Largest resolution kept (dots per inch): formats store it in 32 bits, often per metre.
+MAX_DPI = 1_000_000
+
+
+def _storable_dpi(dpi) -> bool:
+    try:
+        return all(0 < float(v) <= MAX_DPI for v in dpi)
+    except (TypeError, ValueError):
+        return False
+
+
 def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
     """Keyword arguments for Pillow's ``save``: metadata, compression, frames."""
     info = image.info
     params = {k: info[k] for k in ("icc_profile", "dpi", "xmp", "comment") if k in info}
+    if "dpi" in params and not _storable_dpi(params["dpi"]):
+        del params["dpi"]  # damaged (7e257 in a JPEG 2000 file): no format stores it
     if "exif" in info:
         if fmt == "TIFF":
             exif = PILImage.Exif()

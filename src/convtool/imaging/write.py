@@ -132,7 +132,7 @@ def _encode_deep(image: Image, fp, fmt: str, options: SaveOptions, name: str) ->
 # What Pillow's encoders raise for an image or metadata their format cannot take
 # (struct.error: a number too large for its field, e.g. an EXIF rational).
 _ENCODER_REFUSALS = (KeyError, ValueError, TypeError, IndexError, EOFError, SyntaxError,
-                     struct.error)
+                     OverflowError, struct.error)
 
 
 def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError:
