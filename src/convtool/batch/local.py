@@ -68,8 +68,8 @@ def _worker_main(conn, spec: RunSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):  # the parent decides what a hang-up means, as for Ctrl-C
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
+    try:  # the handler is set inside: a SIGTERM right after it must not escape as a traceback
+        signal.signal(signal.SIGTERM, _on_sigterm)
         while True:
             try:
                 item = conn.recv()
