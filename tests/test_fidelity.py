@@ -251,3 +251,11 @@ def test_an_absurd_dpi_is_left_out_instead_of_crashing_the_encoder(tmp_path):
         write_image(image, tmp_path / f"out.{ext}")
         with PILImage.open(tmp_path / f"out.{ext}") as im:
             assert im.size == (2, 2)
+
+
+def test_a_damaged_exif_block_to_tiff_is_refused_in_one_line(tmp_path):
+    image = Image(np.zeros((2, 2, 3), np.float32), "RGB",
+                  info={"exif": b"Exif\x00\x00\xff\xff\xff\xff\x00\x00\x00\x08"})
+    with pytest.raises(UsageError, match=r"EXIF block is damaged.*TIFF"):
+        write_image(image, tmp_path / "out.tif")
+    write_image(image, tmp_path / "out.png")  # kept as bytes

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import struct
+
 from PIL import Image as PILImage
 
+from convtool.errors import UsageError
 from convtool.imaging._pillow_compat import ORIENTATION
 from convtool.imaging.choices import DEFAULT_COMPRESS_LEVEL
 from convtool.imaging.encoder import read_settings
@@ -75,7 +78,12 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
     if "exif" in info:
         if fmt == "TIFF":
             exif = PILImage.Exif()
-            exif.load(info["exif"])
+            try:
+                exif.load(info["exif"])
+            except (SyntaxError, ValueError, EOFError, struct.error):
+                msg = ("the input's EXIF block is damaged, and TIFF stores EXIF as tags that "
+                       "must be read out of it; write JPEG, PNG or WebP, which keep it as bytes")
+                raise UsageError(msg) from None
             params["tiffinfo"] = {t: _raw_text(v) for t, v in exif.items() if t in TIFF_META_TAGS}
         else:
             params["exif"] = info["exif"]
