@@ -595,8 +595,9 @@ def test_debug_shows_the_traceback_of_a_bug(bug_while_saving):
 def test_kernel_text_file_too_large_is_refused_while_reading(work, monkeypatch):
     """A text kernel is refused at the first line that makes it too large, not at the end."""
     import convtool.kernels as kernels
+    import convtool.kernels.files
 
-    monkeypatch.setattr(kernels, "MAX_KERNEL_TAPS", 20)
+    monkeypatch.setattr(convtool.kernels.files, "MAX_KERNEL_TAPS", 20)
     path = Path(work["dir"]) / "k.txt"
     path.write_text("1 1 1 1 1\n" * 5 + "oops\n" * 3)
     with pytest.raises(kernels.KernelError, match=r"line 5: the kernel is too large, 5 rows"):

@@ -439,3 +439,42 @@ def test_channel_names():
         FilterJob(mean_kernel(3), bias=float("inf"))
     with pytest.raises(UsageError, match="--threshold must be a finite number >= 0"):
         FilterJob(mean_kernel(3), threshold=-0.1)
+
+
+# --------------------------------------------------------------------------
+# The package layout: lazy factors, one list of names
+# --------------------------------------------------------------------------
+
+
+def test_factors_are_found_once_and_only_when_asked(monkeypatch):
+    import pickle
+
+    import convtool.engine
+
+    calls = []
+    real = convtool.engine.separable_factors
+
+    def counting(array, *args, **kwargs):
+        calls.append(array.shape)
+        return real(array, *args, **kwargs)
+
+    monkeypatch.setattr(convtool.engine, "separable_factors", counting)
+    k = parse_kernel("1 2 1; 2 4 2; 1 2 1")
+    derived = adjust_kernel(k, normalize="sum", scale=2.0, correlate=True)
+    assert calls == []  # building and adjusting a kernel does not factorise it
+    column, row = derived.factors
+    np.testing.assert_allclose(np.outer(column, row), derived.array, atol=1e-15)
+    assert derived.factors is derived.factors and k.separable
+    assert calls == [(3, 3)]  # once, on the original; the adjusted one derives from it
+    again = pickle.loads(pickle.dumps(adjust_kernel(k, scale=3.0)))
+    np.testing.assert_array_equal(again.factors[0], k.factors[0] * 3.0)
+    assert not parse_kernel("laplacian").separable and len(calls) == 2
+
+
+def test_kernel_names_and_operators_have_one_source_of_truth():
+    from convtool.kernels import GRADIENT_OPERATORS, GRADIENT_SMOOTHING, KERNEL_NAMES
+
+    assert tuple(NAMED_KERNELS) == KERNEL_NAMES
+    assert tuple(GRADIENT_SMOOTHING) == GRADIENT_OPERATORS
+    with pytest.raises(UsageError, match="choose sobel, scharr, prewitt"):
+        gradient_kernel("roberts", "x")

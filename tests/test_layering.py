@@ -1,5 +1,6 @@
 """The layering rule and the fast start, checked by importing each module in a fresh interpreter."""
 
+import functools
 import json
 import pathlib
 import re
@@ -39,9 +40,71 @@ def test_module_does_not_reach_up_or_load_heavy_libraries(module):
     assert not (FORBIDDEN[module] & loaded), sorted(FORBIDDEN[module] & loaded)
 
 
+@functools.cache
+def at_interpreter_start() -> frozenset[str]:
+    return frozenset(loaded_modules("sys"))
+
+
+def submodules(package: str) -> list[str]:
+    return [f"convtool.{package}.{p.stem}" for p in sorted((SRC / package).glob("*.py"))
+            if p.stem != "__init__"]
+
+
+# package -> (convtool modules its submodules may load, libraries beyond the standard library)
+LOWER_LAYERS = {
+    "imaging": (("convtool.errors", "convtool._lazy", "convtool.imaging"), {"numpy", "PIL"}),
+    "kernels": (("convtool.errors", "convtool._lazy", "convtool.kernels", "convtool.engine"),
+                {"numpy"}),
+}
+
+
+def _allowed(module: str, prefixes) -> bool:
+    return module == "convtool" or any(module == p or module.startswith(p + ".")
+                                       for p in prefixes)
+
+
+@pytest.mark.parametrize("module", [m for pkg in LOWER_LAYERS for m in submodules(pkg)])
+def test_submodule_loads_only_errors_its_package_and_its_libraries(module):
+    prefixes, libraries = LOWER_LAYERS[module.split(".")[1]]
+    loaded = loaded_modules(module)
+    assert module in loaded
+    reached = sorted(m for m in loaded if m.startswith("convtool") and not _allowed(m, prefixes))
+    assert reached == []
+    at_start = {m.split(".")[0] for m in at_interpreter_start()}  # site hooks (.pth files)
+    third_party = ({m.split(".")[0] for m in loaded} - set(sys.stdlib_module_names)
+                   - at_start - {"convtool"})
+    assert third_party <= libraries, sorted(third_party - libraries)
+
+
+# Tables of choices (for help text and shell completion) and the package fronts stay light.
+LIGHT = ["convtool.imaging", "convtool.kernels", "convtool.imaging.choices",
+         "convtool.imaging.model", "convtool.kernels.choices"]
+
+
+@pytest.mark.parametrize("module", LIGHT)
+def test_package_fronts_and_choices_load_neither_numpy_nor_pillow(module):
+    loaded = loaded_modules(module)
+    assert module in loaded
+    assert not {"numpy", "PIL"} & loaded
+
+
+def library_sources():
+    """Every source file but the CLI's (cli.py or a cli/ package) and __main__.py."""
+    return [p for p in sorted(SRC.rglob("*.py"))
+            if p.name not in ("cli.py", "__main__.py") and "cli" not in p.relative_to(SRC).parts]
+
+
+def test_only_the_cli_prints_exits_or_imports_rich():
+    pattern = re.compile(r"\bprint\(|\bsys\.exit\(|(?<![.\w])exit\(|\bsys\.stderr\b"
+                         r"|^\s*(import|from)\s+rich\b", re.MULTILINE)
+    offenders = [str(p.relative_to(SRC)) for p in library_sources()
+                 if pattern.search(p.read_text())]
+    assert offenders == []
+
+
 def test_no_test_oracle_is_imported_by_the_package():
     pattern = re.compile(r"^\s*(import|from)\s+(scipy|cv2|skimage)\b", re.MULTILINE)
-    offenders = [p.name for p in SRC.glob("*.py") if pattern.search(p.read_text())]
+    offenders = [p.name for p in SRC.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
 
 

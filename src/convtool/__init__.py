@@ -10,6 +10,8 @@ The public API, imported lazily so that ``import convtool`` stays cheap::
 
 from __future__ import annotations
 
+from convtool._lazy import lazy_attributes
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -40,17 +42,4 @@ _EXPORTS = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module 'convtool' has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, __all__)

@@ -1,0 +1,52 @@
+"""Every use of Pillow's private API, fenced in one place.
+
+Pillow does not offer these as public API; ``tests/test_pillow_compat.py``
+checks each of them against the installed Pillow and fails with a message
+naming the attribute and the Pillow version when upstream changes.
+
+=====================  ===================================================
+what                   why
+=====================  ===================================================
+``im._tile_size``      a TIFF's stored (not rotated) size, Pillow >= 11
+``im._size``           set to it, so Pillow does not rotate while loading
+``im.tile[0].args``    the raw mode a frame is decoded with (16-bit colour)
+=====================  ===================================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+#: Private attributes of ``PIL.TiffImagePlugin.TiffImageFile`` read or written here.
+TIFF_PRIVATE_ATTRIBUTES = ("_tile_size", "_size")
+#: EXIF / TIFF tag number of the orientation.
+ORIENTATION = 0x0112
+
+
+def rawmode(im: PILImage.Image) -> str:
+    """The raw mode of the first tile of an opened, not yet loaded image ("" if unknown)."""
+    if not im.tile:
+        return ""
+    args = im.tile[0].args
+    if isinstance(args, tuple):
+        args = args[0] if args else ""
+    return args if isinstance(args, str) else ""
+
+
+def keep_tiff_layout(im: PILImage.Image) -> None:
+    """Stop Pillow from turning a TIFF upright while loading it.
+
+    Pillow (13.0) swaps a TIFF's size for orientations 5-8 when opening it and
+    rotates the pixels when loading, which scrambles them. Every other format
+    keeps its stored layout and the tag, and so should TIFF: we take the tag
+    out of Pillow's sight before loading (and put it back in ``info``).
+    """
+    tile_size = getattr(im, "_tile_size", None)
+    if tile_size is None:  # a Pillow without this: leave it to Pillow
+        return
+    im.getexif().pop(ORIENTATION, None)
+    im.tag_v2.pop(ORIENTATION, None)
+    im._size = tile_size

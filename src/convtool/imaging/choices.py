@@ -1,0 +1,41 @@
+"""Closed sets of choices for images, free of numpy and Pillow (cheap to import).
+
+The library, the CLI help and shell completion all read these tables.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+AlphaMode = Literal["premultiply", "separate", "ignore"]
+#: How the alpha channel takes part in filtering: ``premultiply`` (colour
+#: weighted by alpha, so no dark fringes; the default), ``separate`` (every
+#: channel filtered on its own) or ``ignore`` (colour filtered, alpha kept).
+ALPHA_MODES: tuple[str, ...] = ("premultiply", "separate", "ignore")
+
+#: zlib level convtool writes PNG files with unless told otherwise. Pillow's
+#: own default (zlib's 6) takes about 3x as long for ~15% smaller files; see
+#: the README ("Image fidelity, pipes and safe writes") for the measurement.
+DEFAULT_COMPRESS_LEVEL = 3
+
+#: The path that means stdin (reading) or stdout (writing).
+STDIO = "-"
+
+#: The extension an output gets for a format; other formats take Pillow's first one.
+FORMAT_EXTENSIONS: dict[str, str] = {
+    "JPEG": ".jpg", "TIFF": ".tif", "PNG": ".png", "WEBP": ".webp",
+    "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2",
+}
+#: Short names accepted for a format, as file extensions spell them.
+FORMAT_ALIASES: dict[str, str] = {"JPG": "JPEG", "TIF": "TIFF"}
+#: Formats that take a quality (1..100).
+QUALITY_FORMATS: tuple[str, ...] = ("JPEG", "WEBP", "AVIF")
+#: Where each mode can be written, for error messages.
+FORMATS_FOR_MODE: dict[str, str] = {
+    "LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "CMYK": "JPEG or TIFF",
+    "I;16": "PNG or TIFF", "I": "TIFF", "F": "TIFF",
+}
+
+#: An output is written to a hidden file named so, then renamed into place.
+TEMP_PREFIX, TEMP_SUFFIX = ".convtool-", ".tmp"
+TEMP_PATTERN = f"{TEMP_PREFIX}*{TEMP_SUFFIX}"

@@ -1,0 +1,114 @@
+"""Output formats: which format a path is written in, its extension, what it can hold."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+from PIL import Image as PILImage
+
+from convtool.errors import ImageWriteError, UsageError
+from convtool.imaging.choices import FORMAT_ALIASES, FORMAT_EXTENSIONS, QUALITY_FORMATS, STDIO
+from convtool.imaging.model import SaveOptions
+
+
+def output_format(path, format: str | None = None) -> str:
+    """The Pillow format to save ``path`` as: ``format`` if given, else from the extension.
+
+    Examples
+    --------
+    >>> output_format("out.JPG"), output_format("-", "tif")
+    ('JPEG', 'TIFF')
+    """
+    path = os.fspath(path)
+    PILImage.init()
+    if format:
+        name = format.strip().upper()
+        name = FORMAT_ALIASES.get(name, name)
+        if name not in PILImage.SAVE:
+            known = ", ".join(sorted(f.lower() for f in PILImage.SAVE))
+            msg = f"unknown output format {format!r}: choose one of {known}"
+            raise UsageError(msg)
+        return name
+    if path == STDIO:
+        msg = "writing to stdout ('-') needs --format, e.g. --format png"
+        raise UsageError(msg)
+    ext = os.path.splitext(path)[1].lower()
+    formats = PILImage.registered_extensions()
+    if ext not in formats or formats[ext] not in PILImage.SAVE:
+        msg = (f"{path}: cannot tell the output format from the extension "
+               f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or --format")
+        raise UsageError(msg)
+    return formats[ext]
+
+
+def readable_extensions() -> frozenset[str]:
+    """File extensions (lower case, with the dot) of the formats Pillow can read."""
+    PILImage.init()
+    return frozenset(ext for ext, fmt in PILImage.registered_extensions().items()
+                     if fmt in PILImage.OPEN)
+
+
+def extension_for(fmt: str) -> str:
+    """The file extension an output in Pillow format ``fmt`` gets, e.g. ``".jpg"``.
+
+    Examples
+    --------
+    >>> extension_for("JPEG"), extension_for("PNG")
+    ('.jpg', '.png')
+    """
+    if fmt in FORMAT_EXTENSIONS:
+        return FORMAT_EXTENSIONS[fmt]
+    for ext, f in PILImage.registered_extensions().items():
+        if f == fmt:
+            return ext
+    return "." + fmt.lower()
+
+
+def check_output(path, options: SaveOptions | None = None) -> str:
+    """Check before any work that ``path`` can be written with ``options``; return the format.
+
+    Raises :class:`UsageError` for a format that cannot be told or does not
+    take the options, and :class:`ImageWriteError` when ``no_clobber`` forbids
+    replacing an existing file.
+    """
+    options = options or SaveOptions()
+    path = os.fspath(path)
+    fmt = output_format(path, options.format)
+    if options.quality is not None and fmt not in QUALITY_FORMATS:
+        msg = (f"--quality applies to JPEG, WebP and AVIF, not {fmt}"
+               + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
+        raise UsageError(msg)
+    if options.compress_level is not None and fmt != "PNG":
+        msg = f"--compress-level applies to PNG, not {fmt}"
+        raise UsageError(msg)
+    if path == STDIO:
+        if sys.stdout.isatty():
+            msg = "refusing to write image bytes to a terminal: redirect stdout or name a file"
+            raise UsageError(msg)
+    elif options.no_clobber and os.path.lexists(path):
+        msg = f"{path}: already exists; not replaced (--no-clobber)"
+        raise ImageWriteError(msg)
+    else:
+        _check_replaceable(path)
+    return fmt
+
+
+def _check_replaceable(path: str) -> None:
+    """Refuse a target that is a folder or a read-only file, before any work.
+
+    A read-only output is refused for every user, root included: someone made
+    it read-only to keep it, so convtool does not replace it (unlike ``cp -f``).
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # nothing there to replace; creating the file will say what is wrong
+    if stat.S_ISDIR(st.st_mode):
+        msg = f"{path}: is a folder, not an output file"
+        raise ImageWriteError(msg)
+    if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+        msg = (f"{path}: the existing output is read-only; convtool does not replace it "
+               "(make it writable or remove it first)")
+        raise ImageWriteError(msg)

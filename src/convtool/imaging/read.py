@@ -1,0 +1,228 @@
+"""Reading: decode a file, stdin or stream into an :class:`Image`, every frame, safely."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import threading
+import warnings
+
+import numpy as np
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from convtool.errors import ImageReadError, UsageError
+from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
+from convtool.imaging.choices import STDIO
+from convtool.imaging.metadata import read_info
+from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
+
+_pillow_limit_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _decoding(name: str):
+    """Turn Pillow's many decoding exceptions into one ImageReadError naming the file.
+
+    Pillow reports some damage only as a warning and goes on (a truncated TIFF
+    strip, a tag past the end of the file): such files are refused too.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            yield
+    except FileNotFoundError:
+        msg = f"{name}: no such file"
+        raise ImageReadError(msg) from None
+    except PermissionError:
+        msg = f"{name}: permission denied"
+        raise ImageReadError(msg) from None
+    except UnidentifiedImageError:
+        msg = f"{name}: not an image file Pillow can read"
+        raise ImageReadError(msg) from None
+    except PILImage.DecompressionBombError as e:
+        msg = f"{name}: refused as a possible decompression bomb ({e})"
+        raise ImageReadError(msg) from None
+    except (OSError, SyntaxError, ValueError, EOFError, UserWarning) as e:
+        msg = f"{name}: cannot decode image ({e})"
+        raise ImageReadError(msg) from None
+
+
+def _read_stdin() -> io.BytesIO:
+    stdin = sys.stdin.buffer
+    if stdin.isatty():
+        msg = "input '-' reads an image from stdin, but stdin is a terminal; pipe an image in"
+        raise UsageError(msg)
+    data = stdin.read()
+    if not data:
+        msg = "<stdin>: no data: expected an image on stdin"
+        raise ImageReadError(msg)
+    return io.BytesIO(data)
+
+
+@contextlib.contextmanager
+def _pixel_limit_lifted():
+    """Lift Pillow's own size check, tied to a global, while opening a file.
+
+    convtool checks the size itself against the limit the caller chose.
+    """
+    with _pillow_limit_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        saved = PILImage.MAX_IMAGE_PIXELS
+        PILImage.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            PILImage.MAX_IMAGE_PIXELS = saved
+
+
+def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
+    if isinstance(source, str) and os.path.isdir(source):
+        msg = f"{name}: is a folder, not an image file"
+        raise ImageReadError(msg)
+    if max_pixels is not None and max_pixels < 1:
+        msg = f"max-pixels must be a whole number >= 1, got {max_pixels}"
+        raise UsageError(msg)
+    limit = PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    with _decoding(name), _pixel_limit_lifted():
+        im = PILImage.open(source)
+    width, height = im.size
+    if limit is not None and width * height > limit:
+        im.close()
+        msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
+               f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
+               f"file, raise the limit with --max-pixels {width * height}")
+        raise ImageReadError(msg)
+    return im
+
+
+def read_image(source, *, max_pixels: int | None = None) -> Image:
+    """Read an image file into an :class:`Image`, every frame of it.
+
+    Parameters
+    ----------
+    source : str, path or binary file object
+        The file; ``"-"`` reads all of stdin.
+    max_pixels : int or None
+        Refuse images with more pixels than this; None: Pillow's limit
+        (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million).
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, not an image, truncated, corrupt, too large, or
+        holds 16-bit colour (which Pillow would reduce to 8 bits).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        if name == STDIO:
+            name, source = "<stdin>", _read_stdin()
+        else:
+            source = name
+    else:
+        name = getattr(source, "name", "<stream>")
+    with _open(source, name, max_pixels) as opened:
+        frames = []
+        with _decoding(name):  # counting a TIFF's pages reads every page's tags
+            count = getattr(opened, "n_frames", 1)
+        for index in range(count):
+            with _decoding(name):
+                opened.seek(index)
+            frames.append(_from_pil(opened, name))
+        if opened.format == "PNG":
+            _verify_png(source, name)
+    if frames[0].format == "WEBP" and _webp_is_lossless(source):
+        for frame in frames:
+            frame.info["lossless"] = True
+    first = frames[0]
+    first.extra_frames = tuple(frames[1:])
+    return first
+
+
+def _verify_png(source, name: str) -> None:
+    """Refuse a PNG whose chunk checksums are wrong.
+
+    Pillow does not check the CRC of the pixel data (IDAT) while decoding, as
+    libpng does; ``verify()`` does.
+    """
+    if hasattr(source, "seek"):
+        source.seek(0)
+    with _decoding(name), _pixel_limit_lifted(), PILImage.open(source) as check:
+        check.verify()
+
+
+def _webp_is_lossless(source) -> bool:
+    """True when a WebP file's image data (or its first frame's) is VP8L, lossless.
+
+    Pillow does not say, and a lossless input should not come out lossy.
+    """
+    try:
+        with contextlib.ExitStack() as stack:
+            f = stack.enter_context(open(source, "rb")) if isinstance(source, str) else source
+            f.seek(12)
+            for _ in range(64):  # top-level chunks: VP8X, ICCP, ANIM, ALPH, VP8/VP8L, ANMF...
+                header = f.read(8)
+                if len(header) < 8:
+                    return False
+                kind, size = header[:4], int.from_bytes(header[4:], "little")
+                if kind in (b"VP8L", b"VP8 "):
+                    return kind == b"VP8L"
+                if kind == b"ANMF":  # a frame: 16 bytes of geometry, then its own chunks
+                    f.seek(16, os.SEEK_CUR)
+                    continue
+                f.seek(size + (size & 1), os.SEEK_CUR)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+
+def _from_pil(im: PILImage.Image, name: str) -> Image:
+    """The current frame of an opened (not yet loaded) Pillow image."""
+    source_mode = im.mode
+    if source_mode not in SIXTEEN_BIT_MODES and ";16" in rawmode(im):
+        msg = (f"{name}: 16-bit {source_mode} image: Pillow decodes colour images with 8 bits "
+               "per channel, and convtool refuses rather than silently drop the low bits; "
+               "16-bit greyscale is supported")
+        raise ImageReadError(msg)
+    fmt = im.format
+    is_tiff = fmt == "TIFF"
+    orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
+    if orientation is not None:
+        keep_tiff_layout(im)
+    with _decoding(name):
+        im.load()
+    tags = None
+    if is_tiff:
+        with _decoding(name):  # a damaged tag is only a warning to Pillow: refuse it too
+            tags = im.getexif()
+    info = read_info(im, tags, orientation)
+    if source_mode in ("P", "PA"):
+        target = "RGBA" if source_mode == "PA" or im.has_transparency_data else "RGB"
+        im = im.convert(target)
+    elif source_mode in CONVERTED_MODES:
+        im = im.convert(CONVERTED_MODES[source_mode])
+    mode = "I;16" if source_mode in SIXTEEN_BIT_MODES else im.mode
+    if mode not in FULL_SCALE:
+        msg = (f"{name}: image mode {source_mode} is not supported (supported: 1, P, L, LA, RGB, "
+               "RGBA, CMYK, I;16, I, F)")
+        raise ImageReadError(msg)
+    pixels = _array_from_pil(im, mode)
+    return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
+                 source_mode=source_mode if source_mode != mode else None)
+
+
+def _array_from_pil(im: PILImage.Image, mode: str) -> np.ndarray:
+    raw = np.asarray(im)
+    if raw.ndim == 2:
+        raw = raw[:, :, np.newaxis]
+    if mode == "I":
+        return raw.astype(np.float64)
+    pixels = raw.astype(np.float32)
+    del raw
+    scale = FULL_SCALE[mode]
+    if scale is not None:
+        pixels /= np.float32(scale)
+    return pixels

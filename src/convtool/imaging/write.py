@@ -1,0 +1,227 @@
+"""Writing: encode an :class:`Image` and publish it atomically, or to stdout."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import stat
+import sys
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image as PILImage
+
+from convtool.errors import ImageWriteError, UsageError
+from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
+from convtool.imaging.colour import row_chunks
+from convtool.imaging.formats import check_output, output_format
+from convtool.imaging.metadata import save_params
+from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
+
+
+def _scaled(pixels: np.ndarray, scale: float, dtype) -> np.ndarray:
+    """Round ``pixels * scale`` to nearest, clipped to 0..scale, in row chunks (little memory)."""
+    out = np.empty(pixels.shape, dtype=dtype)
+    for rows in row_chunks(pixels.shape[0]):
+        chunk = np.clip(pixels[rows], 0.0, 1.0)
+        chunk *= scale
+        np.rint(chunk, out=chunk)
+        out[rows] = chunk
+    return out
+
+
+def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
+    """Convert one frame's pixels back to a Pillow image of ``image.mode``.
+
+    Integer modes are rounded to nearest and clipped to the type's range; ``F``
+    stays float. With ``keep_palette``, ``P`` inputs are requantised to at most
+    256 colours and ``1`` inputs thresholded at 50%.
+    """
+    mode, pixels = image.mode, image.pixels
+    height, width = pixels.shape[:2]
+    if mode in EIGHT_BIT_MODES:
+        data = _scaled(pixels, 255.0, np.uint8)
+    elif mode == "I;16":
+        data = _scaled(pixels, 65535.0, np.dtype("<u2"))
+    elif mode == "I":
+        info = np.iinfo(np.int32)
+        data = np.clip(np.rint(pixels), info.min, info.max).astype(np.int32)
+    elif mode == "F":
+        data = np.ascontiguousarray(pixels, dtype=np.float32)
+    else:
+        msg = f"cannot write image mode {mode!r}"
+        raise UsageError(msg)
+    # frombuffer shares the array's memory where Pillow can, instead of a copy.
+    pil = PILImage.frombuffer(mode, (width, height), data, "raw", mode, 0, 1)
+    if keep_palette and image.source_mode in ("P", "PA"):
+        method = PILImage.Quantize.FASTOCTREE if pil.mode == "RGBA" else None
+        pil = pil.quantize(colors=256, method=method, dither=PILImage.Dither.NONE)
+    elif keep_palette and image.source_mode == "1":
+        pil = pil.convert("1", dither=PILImage.Dither.NONE)
+    return pil
+
+
+def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
+    frames = image.frames
+    PILImage.init()
+    if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
+        msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
+               "GIF, WebP, PNG (APNG) or TIFF to keep them all")
+        raise UsageError(msg)
+    pils = [to_pil(f, keep_palette=options.keep_palette) for f in frames]
+    first = pils[0]
+    if fmt == "JPEG" and first.mode in ("LA", "RGBA"):
+        msg = f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
+        raise UsageError(msg)
+    params = save_params(image, fmt, options)
+    if len(pils) > 1:
+        params["append_images"] = pils[1:]
+    try:
+        first.save(fp, format=fmt, **params)
+    except (OSError, KeyError, ValueError) as e:
+        if isinstance(e, KeyError) or "cannot write mode" in str(e):
+            where = FORMATS_FOR_MODE.get(first.mode)
+            msg = (f"{name}: {fmt} cannot store mode {first.mode} images"
+                   + (f"; choose {where}" if where else ""))
+            raise UsageError(msg) from None
+        raise
+
+
+def encode_image(image: Image, options: SaveOptions | None = None) -> bytes:
+    """Encode ``image`` (every frame) to bytes in ``options.format``."""
+    options = options or SaveOptions()
+    fmt = output_format(STDIO, options.format)
+    buffer = io.BytesIO()
+    _encode(image, buffer, fmt, options, "<output>")
+    return buffer.getvalue()
+
+
+def _temp_names(folder: str):
+    """Candidate names for the hidden temporary file of an output in ``folder``."""
+    for _ in range(100):
+        yield os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+
+
+def _create_temp(tmp: str, folder: str, path: str) -> int:
+    """Create ``tmp`` exclusively; raises FileExistsError to try another name.
+
+    Not tempfile.mkstemp: its files are private (0600), where a new output
+    should get the usual permissions (0666 less the umask), as cp gives.
+    """
+    try:
+        return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                       0o666)
+    except FileNotFoundError:
+        msg = f"{path}: the folder {folder} does not exist"
+        raise ImageWriteError(msg) from None
+    except FileExistsError:
+        raise
+    except OSError as e:
+        msg = f"{path}: cannot write in {folder} ({e.strerror or e})"
+        raise ImageWriteError(msg) from None
+
+
+def _publish(tmp: str, path: str, no_clobber: bool) -> None:
+    """Move the finished temporary file to ``path`` in one step."""
+    if no_clobber:
+        try:
+            os.link(tmp, path)  # fails if path exists, even if it appeared meanwhile
+        except FileExistsError:
+            msg = f"{path}: already exists; not replaced (--no-clobber)"
+            raise ImageWriteError(msg) from None
+        except OSError:  # no hard links on this file system
+            if os.path.lexists(path):
+                msg = f"{path}: already exists; not replaced (--no-clobber)"
+                raise ImageWriteError(msg) from None
+            os.replace(tmp, path)
+        else:
+            os.unlink(tmp)
+        return
+    with contextlib.suppress(OSError):  # an existing output keeps its permissions
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+    os.replace(tmp, path)
+
+
+def write_image(image: Image, path, options: SaveOptions | None = None, *,
+                format: str | None = None) -> None:
+    """Write ``image`` (every frame, with its metadata) to ``path`` atomically.
+
+    The image is encoded into a hidden temporary file in the target folder
+    (``.convtool-*.tmp``) and renamed over ``path`` only when complete, so a
+    failed or interrupted write never leaves a partial file or changes an
+    existing one. ``path`` may be the file the image was read from. ``"-"``
+    encodes in memory, then writes the bytes to stdout in one go.
+
+    Parameters
+    ----------
+    image : Image
+    path : str or path
+    options : SaveOptions, optional
+    format : str, optional
+        Overrides ``options.format``.
+
+    Raises
+    ------
+    UsageError
+        The format cannot be told, or cannot store this image (alpha in JPEG,
+        16-bit in JPEG, several frames in JPEG, ...).
+    ImageWriteError
+        The folder is missing or unwritable, the disk is full, or
+        ``no_clobber`` forbids replacing an existing file.
+    """
+    options = options or SaveOptions()
+    if format:
+        options = replace(options, format=format)
+    path = os.fspath(path)
+    fmt = check_output(path, options)
+    if path == STDIO:
+        _write_stdout(image, fmt, options)
+    else:
+        _write_file(image, path, fmt, options)
+
+
+def _write_stdout(image: Image, fmt: str, options: SaveOptions) -> None:
+    """Encode in memory, then write the bytes to stdout in one go."""
+    buffer = io.BytesIO()
+    _encode(image, buffer, fmt, options, "<stdout>")
+    try:
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        msg = "<stdout>: the reading end of the pipe was closed"
+        raise ImageWriteError(msg) from None
+
+
+def _write_file(image: Image, path: str, fmt: str, options: SaveOptions) -> None:
+    """Encode into a hidden temporary file next to ``path``, then publish it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    # The temporary file's name is known before the file exists, so that an
+    # interrupt (Ctrl-C) arriving at any moment after its creation removes it.
+    tmp = None
+    try:
+        for name in _temp_names(folder):
+            tmp = name  # ours as soon as it exists, even if an interrupt comes first
+            try:
+                fd = _create_temp(name, folder, path)
+            except FileExistsError:  # another run's file (64 random bits: hardly ever)
+                tmp = None
+                continue
+            break
+        else:
+            msg = f"{path}: cannot create a temporary file in {folder}"
+            raise ImageWriteError(msg)
+        with os.fdopen(fd, "w+b") as f:  # multi-page TIFF reads back what it wrote
+            _encode(image, f, fmt, options, path)
+            f.flush()
+            os.fsync(f.fileno())
+        _publish(tmp, path, options.no_clobber)
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(e, OSError):
+            msg = f"{path}: cannot write ({e.strerror or e})"
+            raise ImageWriteError(msg) from None
+        raise
