@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import os
 import pathlib
 import statistics
 import time
@@ -211,17 +212,16 @@ def part_grid(quick: bool, repeat: int, budget: float) -> list[str]:
                     k = gaussian_kernel(ks / 6.0, radius=ks // 2).array
                 else:
                     k = rng.standard_normal((ks, ks))
-                direct, fft = engine._plans(a.shape, k)
-                estimates = {"direct": engine._direct_seconds(direct[0]),
-                             "fft": engine._fft_seconds(fft[0])}
-                choice = engine.choose_method(a.shape, k)
+                plan = engine.plan(a.shape, k, dtype=a.dtype)
+                estimates, choice = plan.seconds, plan.method
                 contenders, cells = {}, {}
                 for m in ("direct", "fft"):
                     # A run far over budget is far slower than the other method; say so.
                     if estimates[m] > budget and estimates[m] > 20 * min(estimates.values()):
                         cells[m] = f"~{estimates[m]:.0f}*"
                     else:
-                        contenders[m] = lambda m=m, k=k, a=a: engine.convolve(a, k, method=m)
+                        contenders[m] = lambda m=m, k=k, a=a, p=plan: engine.convolve(
+                            a, k, method=m, plan=p)
                 med = interleaved_medians(contenders, repeat)
                 for m, t in med.items():
                     cells[m] = f"{t:.4f}"
@@ -272,7 +272,7 @@ def main(argv=None) -> None:
     height, width = (750, 1000) if args.quick else (3000, 4000)
     repeat = args.repeat or (3 if args.quick else 5)
     budget = args.budget or (2.0 if args.quick else 20.0)
-    print(f"numpy {np.__version__}, threads {engine._check_threads(None)}", flush=True)
+    print(f"numpy {np.__version__}, threads {len(os.sched_getaffinity(0))}", flush=True)
     if not HAVE_SCIPY:
         print("note: scipy not installed: scipy peers and the error column skipped")
     if not HAVE_CV2:

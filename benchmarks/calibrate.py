@@ -7,15 +7,15 @@ Run from the repository root::
 It times the direct and the FFT method on a grid of image sizes and kernels
 (Gaussians, boxes, random and low-rank kernels; median of several runs,
 default threads), counts the work the model counts for each run
-(``engine._plans``), and fits the constants by least squares on the log of the
+(``convtool.engine.plan(...).work``), and fits the constants by least squares on the log of the
 time (robust loss), so that small and large cases weigh alike:
 
-* direct: ``seconds = _DIRECT_COST * passes * samples + _OVERHEAD``, where a box
-  costs ``_BOX_COLUMN_OPS`` passes down the columns plus its doubling passes;
-* fft: ``seconds = _FFT_COST * (1-D n log2 n units) + _FFT2_COST * (2-D units)
-  + _FFT_PASS_COST * samples per filtered axis + _OVERHEAD``.
+* direct: ``seconds = DIRECT_COST * passes * samples + OVERHEAD``, where a box
+  costs ``BOX_COLUMN_OPS`` passes down the columns plus its doubling passes;
+* fft: ``seconds = FFT_COST * (1-D n log2 n units) + FFT2_COST * (2-D units)
+  + FFT_PASS_COST * samples per filtered axis + OVERHEAD``.
 
-It prints the lines to paste into ``src/convtool/engine.py``. The machine is
+It prints the lines to paste into ``src/convtool/engine/planner.py``. The machine is
 shared and noisy, so run it on an idle machine when you can.
 """
 
@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from convtool import engine
+from convtool.engine import planner
 from convtool.kernels import gaussian_kernel, mean_kernel
 
 
@@ -83,31 +84,31 @@ def main(argv=None) -> None:
         a = rng.random(shape, dtype=np.float32)
         for size in sizes:
             for k in kernels(rng, size):
-                direct, fft = engine._plans(a.shape, k)
-                if engine._direct_seconds(direct[0]) < args.budget:
+                plan = engine.plan(a.shape, k, dtype=a.dtype)
+                if plan.seconds["direct"] < args.budget:
                     t = median_time(lambda a=a, k=k: engine.convolve(a, k, method="direct"), repeat)
-                    work, kind, _ = direct
+                    work, kind = plan.work["direct"], plan.direct[0]
                     box = a.size if kind == "box" else 0.0
                     # The box's column passes are a constant to fit: move them out of ``work``.
-                    passes = work - box * engine._BOX_COLUMN_OPS
+                    passes = work - box * planner.BOX_COLUMN_OPS
                     direct_rows.append([passes, box, 1.0])
                     direct_times.append(t)
-                if engine._fft_seconds(fft[0]) < args.budget:
+                if plan.seconds["fft"] < args.budget:
                     t = median_time(lambda a=a, k=k: engine.convolve(a, k, method="fft"), repeat)
-                    units, units2, passes = fft[0]
+                    units, units2, passes = plan.work["fft"]
                     fft_rows.append([units, units2, passes, 1.0])
                     fft_times.append(t)
         print(f"measured {shape}", flush=True)
 
     d_cost, d_box, d_over = fit(direct_rows, direct_times)
     f1, f2, fp, f_over = fit(fft_rows, fft_times)
-    print("\n# Paste into src/convtool/engine.py:")
-    print(f"_DIRECT_COST = {d_cost:.3g}")
-    print(f"_BOX_COLUMN_OPS = {d_box / d_cost:.3g}")
-    print(f"_FFT_COST = {f1:.3g}")
-    print(f"_FFT2_COST = {f2:.3g}")
-    print(f"_FFT_PASS_COST = {fp:.3g}")
-    print(f"_OVERHEAD = {max(0.5 * (d_over + f_over), 1e-5):.3g}")
+    print("\n# Paste into src/convtool/engine/planner.py:")
+    print(f"DIRECT_COST = {d_cost:.3g}")
+    print(f"BOX_COLUMN_OPS = {d_box / d_cost:.3g}")
+    print(f"FFT_COST = {f1:.3g}")
+    print(f"FFT2_COST = {f2:.3g}")
+    print(f"FFT_PASS_COST = {fp:.3g}")
+    print(f"OVERHEAD = {max(0.5 * (d_over + f_over), 1e-5):.3g}")
     for name, rows, times, x in (("direct", direct_rows, direct_times, [d_cost, d_box, d_over]),
                                  ("fft", fft_rows, fft_times, [f1, f2, fp, f_over])):
         ratio = (np.asarray(rows) @ np.asarray(x)) / np.asarray(times)

@@ -108,7 +108,6 @@ def test_jpeg_output_from_extension(samples, tmp_path):
     (["blur", "{missing}", "{out}"], 1, "no such file"),
     (["blur", "{text}", "{out}"], 1, "not an image file"),
     (["blur", "{folder}", "{out}"], 1, "is a folder"),
-    (["blur", "{camera}", "{out}", "--sigma", "0"], 2, "sigma must be a positive"),
     (["blur", "{camera}", "{out}", "--sigma", "-2"], 2, "sigma must be a positive"),
     (["blur", "{camera}", "{out}", "--sigma", "nan"], 2, "sigma must be a positive"),
     (["blur", "{camera}", "{out}", "--sigma", "abc"], 2, "Invalid value for '--sigma'"),
@@ -201,3 +200,13 @@ def test_cval_is_raw_for_float_images_and_unit_scale_for_integer_ones(samples, t
                  "--cval", "100")
     assert result.exit_code == 2
     assert "not between 0 and 1" in result.stderr
+
+
+def test_blur_sigma_zero_leaves_the_image_unchanged(tmp_path):
+    source = tmp_path / "in.png"
+    pixels = np.random.default_rng(1).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(source)
+    out = tmp_path / "out.png"
+    result = runner.invoke(app, ["blur", str(source), str(out), "--sigma", "0"])
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(np.asarray(Image.open(out)), pixels)

@@ -203,8 +203,8 @@ def test_edges_prewitt_laplacian_and_log(samples, tmp_path, camera):
 
 @pytest.mark.parametrize("args, message", [
     (["convolve", "{camera}", "{out}", "-k", "gausian:2"], "did you mean 'gaussian'?"),
-    (["convolve", "{camera}", "{out}", "-k", "gaussian:-1"], "sigma must be a positive"),
-    (["convolve", "{camera}", "{out}", "-k", "gaussian:nan"], "sigma must be a positive"),
+    (["convolve", "{camera}", "{out}", "-k", "gaussian:-1"], "sigma must be a finite number >= 0"),
+    (["convolve", "{camera}", "{out}", "-k", "gaussian:nan"], "sigma must be a finite number >= 0"),
     (["convolve", "{camera}", "{out}", "-k", "mean:0"], "size must be a whole number >= 1"),
     (["convolve", "{camera}", "{out}", "-k", "mean:99999"], "too large"),
     (["convolve", "{camera}", "{out}", "-k", "1 2; 3"], "row 2: 1 values"),

@@ -17,6 +17,8 @@ FORBIDDEN = {
                         "convtool.imaging", "convtool.batch", "convtool.cli"},
     "convtool.engine": {"PIL", "typer", "rich", "convtool.kernels", "convtool.imaging",
                         "convtool.batch", "convtool.cli"},
+    "convtool.engine.modes": {"numpy", "PIL", "typer", "rich", "convtool.kernels",
+                              "convtool.imaging", "convtool.batch", "convtool.cli"},
     "convtool.kernels": {"PIL", "typer", "rich", "convtool.imaging", "convtool.batch",
                          "convtool.cli"},
     "convtool.imaging": {"typer", "rich", "convtool.batch", "convtool.cli"},

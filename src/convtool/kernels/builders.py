@@ -40,17 +40,26 @@ GRADIENT_SMOOTHING = {
 }
 
 
+def _is_zero(value) -> bool:
+    try:
+        return float(value) == 0.0
+    except (TypeError, ValueError):
+        return False
+
+
 def gaussian_1d(sigma: float, radius: int | None = None) -> np.ndarray:
     """Normalised 1-D Gaussian weights over ``-radius..radius``.
 
     The radius defaults to ``round(4 * sigma)``, scipy.ndimage's ``truncate=4.0``.
+    Sigma 0 is the identity ``[1]`` (zeros around it when a radius is given), as
+    scipy.ndimage and ImageMagick treat it.
 
     Examples
     --------
     >>> gaussian_1d(1.0).round(3)
     array([0.   , 0.004, 0.054, 0.242, 0.399, 0.242, 0.054, 0.004, 0.   ])
     """
-    sigma = check_positive(sigma, "sigma", "gaussian")
+    sigma = 0.0 if _is_zero(sigma) else check_positive(sigma, "sigma", "gaussian")
     if radius is None:
         radius = int(4.0 * sigma + 0.5)
     elif isinstance(radius, bool) or int(radius) != radius or radius < 0:
@@ -62,6 +71,8 @@ def gaussian_1d(sigma: float, radius: int | None = None) -> np.ndarray:
                f"{2 * radius + 1} values wide; at most {MAX_KERNEL_SIDE} are allowed")
         raise UsageError(msg)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
+    if sigma == 0.0:
+        return (x == 0).astype(np.float64)
     w = np.exp(-0.5 * (x / sigma) ** 2)
     return w / w.sum()
 

@@ -37,7 +37,10 @@ def _value(text: str, param: Param, kernel: str):
     except ValueError:
         msg = f"{kernel}: {param.name} must be a number, got {t!r}"
         raise KernelError(msg) from None
-    if param.kind in ("sigma", "positive") and not (math.isfinite(v) and v > 0):
+    if param.kind == "sigma" and not (math.isfinite(v) and v >= 0):
+        msg = f"{kernel}: {param.name} must be a finite number >= 0, got {t!r}"
+        raise KernelError(msg)
+    if param.kind == "positive" and not (math.isfinite(v) and v > 0):
         msg = f"{kernel}: {param.name} must be a positive finite number, got {t!r}"
         raise KernelError(msg)
     if param.kind == "number" and not math.isfinite(v):
