@@ -75,7 +75,8 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
     frames = image.frames
     if fmt == "PNG" and _fast_png(image, fp, options):
         return
-    PILImage.init()
+    if len(frames) > 1:
+        PILImage.init()  # the formats that hold several frames are known after init()
     if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
         msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
