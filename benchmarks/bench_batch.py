@@ -17,8 +17,9 @@ import time
 
 from PIL import Image
 
-from convtool.batch import FilterJob, plan_batch, run_batch
+from convtool.batch import plan_batch, run_batch
 from convtool.kernels import gaussian_kernel
+from convtool.pipeline import FilterJob
 
 SAMPLES = pathlib.Path(__file__).resolve().parent.parent / "sample_images"
 

@@ -1,8 +1,11 @@
-"""A folder of small test photos for the batch tests (not a test module)."""
+"""A folder of small test photos for the batch tests, and a buggy job (not a test module)."""
 
 import pathlib
+from dataclasses import dataclass
 
 from PIL import Image
+
+from convtool.pipeline import FilterJob
 
 NAMES = ["astronaut", "camera", "chelsea", "coffee", "horse"]
 
@@ -38,3 +41,15 @@ def make_photo_folder(root: pathlib.Path, samples: pathlib.Path, count: int = 30
     text = folder / "notes.txt"
     text.write_text("not a picture\n")
     return {"folder": folder, "sub": sub, "images": images, "corrupt": corrupt, "text": text}
+
+
+
+@dataclass(frozen=True)
+class BuggyJob(FilterJob):
+    """A job with a bug: it fails in whichever process filters with it.
+
+    Defined here, not in a test module, so that spawned worker processes can unpickle it.
+    """
+
+    def method_for(self, shape):
+        raise RuntimeError("planted bug in the worker")

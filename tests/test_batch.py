@@ -10,15 +10,14 @@ from PIL import Image
 
 from batchdata import make_photo_folder
 from convtool.batch import (
-    FilterJob,
     expand_inputs,
     output_name,
     plan_batch,
-    process_file,
     run_batch,
 )
 from convtool.errors import ImageReadError, UsageError
 from convtool.kernels import gaussian_kernel
+from convtool.pipeline import FilterJob, process_file
 
 
 @pytest.fixture

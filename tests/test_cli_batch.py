@@ -224,11 +224,11 @@ def test_leftover_temp_files_are_left_alone_and_mentioned(photos, tmp_path):
 
 
 def test_progress_bar_on_a_terminal(monkeypatch, capsys):
-    from convtool import cli
-    from convtool.batch import FileResult
+    from convtool.cli.progress import progress
+    from convtool.pipeline import FileResult
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    with cli._progress(2, {"quiet": False}) as on_result:
+    with progress(2, quiet=False) as on_result:
         for name in ("a", "b"):
             on_result(FileResult(name, name, (1, 1, 1), "direct", 0.1))
     captured = capsys.readouterr()

@@ -13,9 +13,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from convtool import imaging
-from convtool.batch import FilterJob, process_file
 from convtool.cli import app
 from convtool.kernels import gaussian_kernel, mean_kernel
+from convtool.pipeline import FilterJob, process_file
 
 runner = CliRunner()
 

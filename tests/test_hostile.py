@@ -471,12 +471,12 @@ def kernel_ragged_existing_output(kernel_ragged):
 @pytest.fixture
 def bug_in_filter(work, monkeypatch):
     """An unexpected exception where convtool filters: a bug, not a user error."""
-    import convtool.batch
+    import convtool.pipeline.job
 
     def apply_job(job, image):
         raise RuntimeError("planted bug")
 
-    monkeypatch.setattr(convtool.batch, "apply_job", apply_job)
+    monkeypatch.setattr(convtool.pipeline.job, "apply_job", apply_job)
     return work
 
 

@@ -11,9 +11,9 @@ import scipy.ndimage as ndi
 from PIL import Image, ImageCms, PngImagePlugin
 
 from convtool import imaging
-from convtool.batch import FilterJob, apply_job, process_file
 from convtool.errors import ImageReadError, ImageWriteError, UsageError
 from convtool.kernels import gaussian_kernel, mean_kernel
+from convtool.pipeline import FilterJob, apply_job, process_file
 
 
 def array(path):

@@ -7,7 +7,6 @@ import pytest
 import scipy.ndimage as ndi
 
 from convtool import imaging
-from convtool.batch import FilterJob, apply_job, channel_indices, parse_channels
 from convtool.engine import convolve
 from convtool.errors import KernelError, UsageError
 from convtool.kernels import (
@@ -29,6 +28,7 @@ from convtool.kernels import (
     response_bound,
     unsharp_kernel,
 )
+from convtool.pipeline import FilterJob, apply_job, channel_indices, parse_channels
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 
@@ -434,9 +434,9 @@ def test_channel_names():
         parse_channels("rx")
     with pytest.raises(UsageError, match="an image of mode RGB has no 'a' channel"):
         channel_indices("RGB", "a", 3)
-    with pytest.raises(UsageError, match="--bias must be a finite number"):
+    with pytest.raises(UsageError, match="bias must be a finite number"):
         FilterJob(mean_kernel(3), bias=float("inf"))
-    with pytest.raises(UsageError, match="--threshold must be a finite number >= 0"):
+    with pytest.raises(UsageError, match="threshold must be a finite number >= 0"):
         FilterJob(mean_kernel(3), threshold=-0.1)
 
 

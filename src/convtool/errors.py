@@ -10,9 +10,20 @@ This module imports nothing, so every layer may use it.
 
 
 class ConvtoolError(Exception):
-    """Base class of every error convtool raises on purpose."""
+    """Base class of every error convtool raises on purpose.
+
+    ``params`` names the library parameters the message speaks of (e.g.
+    ``("out_dir",)``), so that a front end can show its own names for them
+    (the command line writes ``--out-dir``).
+    """
 
     exit_code = 1
+    params: tuple[str, ...] = ()
+
+    def __init__(self, *args, params=()):
+        super().__init__(*args)
+        if params:
+            self.params = tuple(params)
 
 
 class UsageError(ConvtoolError, ValueError):
