@@ -98,7 +98,7 @@ def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
     return im
 
 
-def read_image(source, *, max_pixels: int | None = None) -> Image:
+def read_image(source, *, max_pixels: int | None = None, integers: bool = False) -> Image:
     """Read an image file into an :class:`Image`, every frame of it.
 
     Parameters
@@ -108,6 +108,11 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     max_pixels : int or None
         Refuse images with more pixels than this; None: Pillow's limit
         (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million).
+    integers : bool
+        Keep 8-bit images (L, LA, RGB, RGBA, CMYK) as their stored uint8
+        values, a quarter of the memory of float32, for a caller that converts
+        them a band at a time (:mod:`convtool.pipeline.bands`); other modes
+        are read as float as usual.
 
     Raises
     ------
@@ -130,7 +135,7 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
         for index in range(count):
             with _decoding(name):
                 opened.seek(index)
-            frames.append(_from_pil(opened, name))
+            frames.append(_from_pil(opened, name, integers))
         if opened.format == "PNG":
             _verify_png(source, name)
     if frames[0].format == "WEBP" and _webp_is_lossless(source):
@@ -179,7 +184,7 @@ def _webp_is_lossless(source) -> bool:
 
 
 
-def _from_pil(im: PILImage.Image, name: str) -> Image:
+def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
     if source_mode not in SIXTEEN_BIT_MODES and ";16" in rawmode(im):
@@ -209,15 +214,17 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
         msg = (f"{name}: image mode {source_mode} is not supported (supported: 1, P, L, LA, RGB, "
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
-    pixels = _array_from_pil(im, mode)
+    pixels = _array_from_pil(im, mode, integers)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 
 
-def _array_from_pil(im: PILImage.Image, mode: str) -> np.ndarray:
+def _array_from_pil(im: PILImage.Image, mode: str, integers: bool = False) -> np.ndarray:
     raw = np.asarray(im)
     if raw.ndim == 2:
         raw = raw[:, :, np.newaxis]
+    if integers and raw.dtype == np.uint8:
+        return raw
     if mode == "I":
         return raw.astype(np.float64)
     pixels = raw.astype(np.float32)

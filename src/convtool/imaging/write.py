@@ -56,6 +56,8 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
 def _pixel_data(image: Image) -> np.ndarray:
     """One frame's pixels as the array type of its mode: rounded, clipped integers or float."""
     mode, pixels = image.mode, image.pixels
+    if mode in EIGHT_BIT_MODES and pixels.dtype == np.uint8:  # already quantised (bands)
+        return pixels
     if mode in EIGHT_BIT_MODES:
         data = _scaled(pixels, 255.0, np.uint8)
     elif mode == "I;16":
