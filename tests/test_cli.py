@@ -113,7 +113,7 @@ def test_jpeg_output_from_extension(samples, tmp_path):
     (["blur", "{camera}", "{out}", "--sigma", "abc"], 2, "Invalid value for '--sigma'"),
     (["blur", "{camera}", "{out}", "--mode", "symmetric"], 2, "unknown mode 'symmetric'"),
     (["blur", "{camera}", "{out}", "--method", "gpu"], 2, "unknown method 'gpu'"),
-    (["blur", "{camera}", "{tmp}/out.xyz"], 2, "cannot tell the output format"),
+    (["blur", "{camera}", "{tmp}/out.xyz"], 2, "cannot tell which image type to write"),
     (["blur", "{camera}", "{tmp}/no/such/dir/out.png"], 1, "does not exist"),
     (["mean", "{camera}", "{out}", "--size", "0"], 2, "size must be a whole number >= 1"),
     (["convolve", "{camera}", "{out}", "--kernel", "{ragged}"], 2, "line 2: 2 values"),

@@ -5,9 +5,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from convtool import pipeline
+from convtool import imaging, pipeline
 from convtool.cli import app
-from convtool.errors import UsageError
+from convtool.errors import ConvtoolError, UsageError
+from convtool.kernels import parse_size
 
 SPEC = "1 2 1; 2 4 2; 1 2 1"
 
@@ -94,3 +95,19 @@ def test_job_builders_are_public_and_lazy():
     for name in ("blur_job", "mean_job", "convolve_job", "sharpen_job", "edges_job",
                  "FilterJob", "apply_job", "process_file"):
         assert getattr(convtool, name) is getattr(pipeline, name)
+
+
+
+@pytest.mark.parametrize("call", [
+    lambda: imaging.output_format("-"),
+    lambda: imaging.output_format("a.xyz"),
+    lambda: parse_size("0x3"),
+    lambda: imaging.check_output("a.tif", imaging.SaveOptions(quality=5)),
+    lambda: imaging.read_image("a.png", max_pixels=0),
+])
+def test_imaging_and_kernel_errors_name_parameters_not_flags(call):
+    """Library messages speak the library's words; the CLI maps them to its flags."""
+    with pytest.raises(ConvtoolError) as caught:
+        call()
+    assert "--" not in str(caught.value)
+    assert caught.value.params

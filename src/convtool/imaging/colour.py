@@ -114,9 +114,9 @@ def filter_space(image: Image, *, alpha: str = "premultiply", linear: bool = Fal
     """
     alpha = normalize_alpha(alpha)
     if linear and image.mode not in GAMMA_MODES:
-        msg = (f"--linear applies to sRGB-encoded greyscale and RGB images, not mode {image.mode}"
+        msg = (f"linear applies to sRGB-encoded greyscale and RGB images, not mode {image.mode}"
                " (float and 32-bit values are taken as linear already; CMYK is ink, not light)")
-        raise UsageError(msg)
+        raise UsageError(msg, params=("linear",))
     blend = image.has_alpha and alpha != "separate"
     if not (linear or blend):
         return image.pixels

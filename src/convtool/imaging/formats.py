@@ -31,14 +31,14 @@ def output_format(path, format: str | None = None) -> str:
             raise UsageError(msg)
         return name
     if path == STDIO:
-        msg = "writing to stdout ('-') needs --format, e.g. --format png"
-        raise UsageError(msg)
+        msg = "writing to stdout ('-') needs format, e.g. format png"
+        raise UsageError(msg, params=("format",))
     ext = os.path.splitext(path)[1].lower()
     formats = _extensions(ext)
     if ext not in formats or formats[ext] not in _save_formats(formats[ext]):
-        msg = (f"{path}: cannot tell the output format from the extension "
-               f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or --format")
-        raise UsageError(msg)
+        msg = (f"{path}: cannot tell which image type to write from the extension "
+               f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or pass format")
+        raise UsageError(msg, params=("format",))
     return formats[ext]
 
 
@@ -96,19 +96,19 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     path = os.fspath(path)
     fmt = output_format(path, options.format)
     if options.quality is not None and fmt not in QUALITY_FORMATS:
-        msg = (f"--quality applies to JPEG, WebP and AVIF, not {fmt}"
-               + ("; PNG takes --compress-level" if fmt == "PNG" else ""))
-        raise UsageError(msg)
+        msg = (f"quality applies to JPEG, WebP and AVIF, not {fmt}"
+               + ("; PNG takes compress_level" if fmt == "PNG" else ""))
+        raise UsageError(msg, params=("quality", "compress_level"))
     if options.compress_level is not None and fmt != "PNG":
-        msg = f"--compress-level applies to PNG, not {fmt}"
-        raise UsageError(msg)
+        msg = f"compress_level applies to PNG, not {fmt}"
+        raise UsageError(msg, params=("compress_level",))
     if path == STDIO:
         if sys.stdout.isatty():
             msg = "refusing to write image bytes to a terminal: redirect stdout or name a file"
             raise UsageError(msg)
     elif options.no_clobber and os.path.lexists(path):
-        msg = f"{path}: already exists; not replaced (--no-clobber)"
-        raise ImageWriteError(msg)
+        msg = f"{path}: already exists; not replaced (no_clobber)"
+        raise ImageWriteError(msg, params=("no_clobber",))
     else:
         _check_replaceable(path)
     return fmt

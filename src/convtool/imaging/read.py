@@ -83,8 +83,8 @@ def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
         msg = f"{name}: is a folder, not an image file"
         raise ImageReadError(msg)
     if max_pixels is not None and max_pixels < 1:
-        msg = f"max-pixels must be a whole number >= 1, got {max_pixels}"
-        raise UsageError(msg)
+        msg = f"max_pixels must be a whole number >= 1, got {max_pixels}"
+        raise UsageError(msg, params=("max_pixels",))
     limit = PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     with _decoding(name), _pixel_limit_lifted():
         im = PILImage.open(source)
@@ -93,8 +93,8 @@ def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
         im.close()
         msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
                f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
-               f"file, raise the limit with --max-pixels {width * height}")
-        raise ImageReadError(msg)
+               f"file, raise the limit with max_pixels {width * height}")
+        raise ImageReadError(msg, params=("max_pixels",))
     return im
 
 

@@ -151,12 +151,12 @@ def _publish(tmp: str, path: str, no_clobber: bool) -> None:
         try:
             os.link(tmp, path)  # fails if path exists, even if it appeared meanwhile
         except FileExistsError:
-            msg = f"{path}: already exists; not replaced (--no-clobber)"
-            raise ImageWriteError(msg) from None
+            msg = f"{path}: already exists; not replaced (no_clobber)"
+            raise ImageWriteError(msg, params=("no_clobber",)) from None
         except OSError:  # no hard links on this file system
             if os.path.lexists(path):
-                msg = f"{path}: already exists; not replaced (--no-clobber)"
-                raise ImageWriteError(msg) from None
+                msg = f"{path}: already exists; not replaced (no_clobber)"
+                raise ImageWriteError(msg, params=("no_clobber",)) from None
             os.replace(tmp, path)
         else:
             os.unlink(tmp)

@@ -113,8 +113,8 @@ class Kernel:
         total = self.sum
         if self.zero_sum:
             msg = (f"{self.name}: cannot normalise a kernel whose values sum to 0 "
-                   "(edge detectors and Laplacians do); use --normalize auto or none")
-            raise KernelError(msg)
+                   "(edge detectors and Laplacians do); use normalize auto or none")
+            raise KernelError(msg, params=("normalize",))
         return self.scaled(1.0 / total)
 
     def scaled(self, factor: float) -> Kernel:

@@ -179,7 +179,7 @@ def parse_kernel(spec) -> Kernel:
 
 
 
-def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
+def parse_size(text: str, what: str = "size") -> tuple[int, int]:
     """``"WIDTHxHEIGHT"`` (or one number for a square) as ``(height, width)``.
 
     Examples
@@ -194,6 +194,6 @@ def parse_size(text: str, what: str = "--size") -> tuple[int, int]:
         values = []
     if len(values) not in (1, 2) or min(values) < 1:
         msg = f"{what} {text!r}: write WIDTHxHEIGHT in pixels, e.g. 1920x1080"
-        raise UsageError(msg)
+        raise UsageError(msg, params=(what,))
     w, h = (values * 2)[:2]
     return h, w
