@@ -75,7 +75,8 @@ def build_images(folder: Path) -> None:
     (folder / "cv_blur.py").write_text(OPENCV_SCRIPT)
 
 
-def contenders(folder: Path, only: list[str]) -> dict[str, list[str]]:
+def contenders(folder: Path, only: list[str], before: str | None = None
+               ) -> dict[str, list[str]]:
     """The commands to time, as argv templates with ``{in}`` and ``{out}``."""
     cmds = {"convtool": [sys.executable, "-m", "convtool", "blur", "{in}", "{out}",
                          "--sigma", "2"]}
@@ -84,6 +85,8 @@ def contenders(folder: Path, only: list[str]) -> dict[str, list[str]]:
                         "--min-ampl", "0.001"]
     if importlib.util.find_spec("cv2") is not None:
         cmds["opencv"] = [sys.executable, str(folder / "cv_blur.py"), "{in}", "{out}"]
+    if before:  # another checkout's convtool, run from its own source tree
+        cmds["before"] = ["env", f"PYTHONPATH={before}", *cmds["convtool"]]
     return {k: v for k, v in cmds.items() if not only or k in only}
 
 
@@ -132,8 +135,12 @@ def main() -> None:
     parser.add_argument("-n", "--rounds", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/convtool-bench"))
     parser.add_argument("--case", action="append", choices=sorted(CASES), default=[])
-    parser.add_argument("--tool", action="append", choices=["convtool", "vips", "opencv"],
+    parser.add_argument("--tool", action="append",
+                        choices=["convtool", "vips", "opencv", "before"],
                         default=[])
+    parser.add_argument("--before", metavar="SRC",
+                        help="also time the convtool in this source folder (e.g. an older "
+                             "checkout's src/), as the contender 'before'")
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # This checkout's convtool, whatever the caller's working folder.
@@ -146,7 +153,7 @@ def main() -> None:
         return
     subprocess.run([sys.executable, __file__, "--build-only", "--dir", str(args.dir)],
                    check=True)
-    cmds = contenders(args.dir, args.tool)
+    cmds = contenders(args.dir, args.tool, args.before)
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     for name in args.case or list(CASES):
         run_case(name, args.dir, cmds, args.rounds)

@@ -17,7 +17,13 @@ from convtool.errors import ImageReadError, UsageError
 from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
 from convtool.imaging.choices import STDIO
 from convtool.imaging.metadata import read_info
-from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
+from convtool.imaging.model import (
+    CONVERTED_MODES,
+    EIGHT_BIT_MODES,
+    FULL_SCALE,
+    SIXTEEN_BIT_MODES,
+    Image,
+)
 
 _pillow_limit_lock = threading.Lock()
 
@@ -219,12 +225,30 @@ def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
                  source_mode=source_mode if source_mode != mode else None)
 
 
+def _uint8_from_pil(im: PILImage.Image) -> np.ndarray:
+    """An 8-bit image's pixels, shape (H, W, C), copied out a band of rows at a time.
+
+    ``np.asarray(im)`` goes through ``tobytes()``, which holds the whole
+    image twice more (its pieces and their join) next to Pillow's own copy.
+    """
+    width, height = im.size
+    first = np.asarray(im.crop((0, 0, width, min(height, 1))))
+    channels = 1 if first.ndim == 2 else first.shape[2]
+    out = np.empty((height, width, channels), dtype=np.uint8)
+    step = max(1, (4 << 20) // max(1, width * channels))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        out[top:bottom] = np.asarray(im.crop((0, top, width, bottom))).reshape(
+            bottom - top, width, channels)
+    return out
+
+
 def _array_from_pil(im: PILImage.Image, mode: str, integers: bool = False) -> np.ndarray:
+    if integers and mode in EIGHT_BIT_MODES:
+        return _uint8_from_pil(im)
     raw = np.asarray(im)
     if raw.ndim == 2:
         raw = raw[:, :, np.newaxis]
-    if integers and raw.dtype == np.uint8:
-        return raw
     if mode == "I":
         return raw.astype(np.float64)
     pixels = raw.astype(np.float32)

@@ -21,6 +21,8 @@ the whole image.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -81,17 +83,30 @@ def apply_job_banded(job: _job.FilterJob, image: imaging.Image) -> imaging.Image
     """Filter an 8-bit ``image`` (uint8 pixels) band by band; returns uint8 pixels.
 
     The caller checks :func:`can_band` first. The method is chosen once for
-    the whole image, so every band runs the same one.
+    the whole image, so every band runs the same one. Bands run on
+    ``job.threads`` threads (default: one per core), each band on one engine
+    thread, so the conversions run in parallel too and no thread pool is
+    started per band.
     """
     pixels = image.pixels
     height = pixels.shape[0]
-    job = replace(job, method=job.method_for(pixels.shape))
+    workers = job.threads or os.cpu_count() or 1
+    job = replace(job, method=job.method_for(pixels.shape), threads=1)
     rows, halo = band_rows(job, pixels.shape), _reach(job)
     out = np.empty(pixels.shape, dtype=np.uint8)
-    for start in range(0, height, rows):
+
+    def one_band(start: int) -> None:
         stop = min(start + rows, height)
         top, bottom = max(0, start - halo), min(height, stop + halo)
         band = replace(image, pixels=_unit(pixels[top:bottom]))
         filtered = _job.apply_job(job, band).pixels
         _quantise_into(out[start:stop], filtered[start - top:stop - top])
+
+    starts = range(0, height, rows)
+    if workers == 1:
+        for start in starts:
+            one_band(start)
+    else:
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            list(pool.map(one_band, starts))  # in order; re-raises a band's exception
     return replace(image, pixels=out)
