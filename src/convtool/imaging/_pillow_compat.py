@@ -15,11 +15,15 @@ what                   why
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
+# Raw modes of 16 bits per pixel (5-6-5, 5-5-5), not per channel.
+_PACKED_16 = ("RGB;16", "BGR;16", "RGB;15", "BGR;15", "RGBA;15", "BGRA;15", "RGBA;16",
+              "BGRA;16", "RGB;4B", "RGBA;4B")
 #: Private attributes of ``PIL.TiffImagePlugin.TiffImageFile`` read or written here.
 TIFF_PRIVATE_ATTRIBUTES = ("_tile_size", "_size")
 #: EXIF / TIFF tag number of the orientation.
@@ -34,6 +38,20 @@ def rawmode(im: PILImage.Image) -> str:
     if isinstance(args, tuple):
         args = args[0] if args else ""
     return args if isinstance(args, str) else ""
+
+
+def sixteen_bits_per_channel(raw: str) -> bool:
+    """True for a raw mode with 16 bits in each channel ("RGB;16B", "LA;16L", "I;16B"...).
+
+    Not for the 16-bit *pixels* of RGB565 and RGB555 ("BGR;16", "RGB;15"):
+    Pillow widens those to 8 bits per channel without losing anything.
+    """
+    return re.search(r";16[BLN]?S?$", raw) is not None and raw not in _PACKED_16
+
+
+def unsigned_16_bit_grey(raw: str) -> bool:
+    """True for a raw mode of unsigned 16-bit greyscale that Pillow opens as mode ``I``."""
+    return raw in ("I;16", "I;16B", "I;16L", "I;16N")
 
 
 def keep_tiff_layout(im: PILImage.Image) -> None:

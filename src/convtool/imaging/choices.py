@@ -24,8 +24,11 @@ STDIO = "-"
 #: The extension an output gets for a format; other formats take Pillow's first one.
 FORMAT_EXTENSIONS: dict[str, str] = {
     "JPEG": ".jpg", "TIFF": ".tif", "PNG": ".png", "WEBP": ".webp",
-    "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2",
+    "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2", "MPO": ".mpo",
 }
+#: Extensions Pillow reads and writes but does not register (MPO is found by
+#: the JPEG plugin): they count as images in folders and name an output format.
+EXTRA_EXTENSIONS: dict[str, str] = {".mpo": "MPO"}
 #: Short names accepted for a format, as file extensions spell them.
 FORMAT_ALIASES: dict[str, str] = {"JPG": "JPEG", "TIF": "TIFF"}
 #: Formats that take a quality (1..100).
@@ -35,6 +38,18 @@ FORMATS_FOR_MODE: dict[str, str] = {
     "LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "CMYK": "JPEG or TIFF",
     "I;16": "PNG or TIFF", "I": "TIFF", "F": "TIFF",
 }
+
+#: What a format cannot hold and Pillow would drop or convert without a word:
+#: ``alpha`` (an alpha channel), ``deep`` (more than 8 bits per channel: 16-bit,
+#: 32-bit integer and float images), ``cmyk``. Such writes are refused
+#: (:func:`convtool.imaging.formats.check_can_hold`). Formats whose encoder
+#: refuses on its own are not listed.
+FORMAT_LIMITS: dict[str, tuple[str, ...]] = {
+    "BMP": ("alpha",), "PPM": ("alpha",),
+    "WEBP": ("deep", "cmyk"), "AVIF": ("deep", "cmyk"), "GIF": ("deep", "cmyk"),
+}
+#: Formats whose frames may differ in size (pages rather than an animation).
+PAGED_FORMATS: tuple[str, ...] = ("TIFF",)
 
 #: An output is written to a hidden file named so, then renamed into place.
 TEMP_PREFIX, TEMP_SUFFIX = ".convtool-", ".tmp"

@@ -9,7 +9,13 @@ import sys
 from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
-from convtool.imaging.choices import FORMAT_ALIASES, FORMAT_EXTENSIONS, QUALITY_FORMATS, STDIO
+from convtool.imaging.choices import (
+    EXTRA_EXTENSIONS,
+    FORMAT_ALIASES,
+    FORMAT_EXTENSIONS,
+    QUALITY_FORMATS,
+    STDIO,
+)
 from convtool.imaging.model import SaveOptions
 
 
@@ -34,7 +40,7 @@ def output_format(path, format: str | None = None) -> str:
         msg = "writing to stdout ('-') needs format, e.g. format png"
         raise UsageError(msg, params=("format",))
     ext = os.path.splitext(path)[1].lower()
-    formats = _extensions(ext)
+    formats = {**EXTRA_EXTENSIONS, **_extensions(ext)}
     if ext not in formats or formats[ext] not in _save_formats(formats[ext]):
         msg = (f"{path}: cannot tell which image type to write from the extension "
                f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or pass format")
@@ -66,7 +72,7 @@ def readable_extensions() -> frozenset[str]:
     """File extensions (lower case, with the dot) of the formats Pillow can read."""
     PILImage.init()
     return frozenset(ext for ext, fmt in PILImage.registered_extensions().items()
-                     if fmt in PILImage.OPEN)
+                     if fmt in PILImage.OPEN) | frozenset(EXTRA_EXTENSIONS)
 
 
 def extension_for(fmt: str) -> str:
@@ -131,3 +137,55 @@ def _check_replaceable(path: str) -> None:
         msg = (f"{path}: the existing output is read-only; convtool does not replace it "
                "(make it writable or remove it first)")
         raise ImageWriteError(msg)
+
+
+# Why each limit of FORMAT_LIMITS refuses, and where the image can go instead.
+_LIMIT_REASONS = {
+    "alpha": ("cannot store an alpha channel", "PNG, TIFF or WebP"),
+    "deep": ("holds 8 bits per channel", "PNG or TIFF"),
+    "cmyk": ("cannot store CMYK", "JPEG or TIFF"),
+}
+
+
+def _limits_hit(mode: str) -> set[str]:
+    from convtool.imaging.model import FULL_SCALE
+
+    hit = set()
+    if mode in ("LA", "RGBA", "LA;16", "RGBA;16"):
+        hit.add("alpha")
+    if FULL_SCALE.get(mode, 255.0) != 255.0:
+        hit.add("deep")
+    if mode == "CMYK":
+        hit.add("cmyk")
+    return hit
+
+
+def check_can_hold(image, fmt: str, name: str) -> None:
+    """Refuse to write ``image`` as ``fmt`` if the format would silently lose part of it.
+
+    Alpha in BMP or PPM, 16-bit or float values in WebP, AVIF or GIF, CMYK in
+    WebP, AVIF or GIF (:data:`~convtool.imaging.choices.FORMAT_LIMITS`), and
+    frames of different sizes in any format but TIFF. Conversions the user asks
+    for are applied before this check, which then sees their result.
+
+    Raises
+    ------
+    UsageError
+        One line naming the format, what it cannot hold and where it fits.
+    """
+    from convtool.imaging.choices import FORMAT_LIMITS, PAGED_FORMATS
+
+    frames = image.frames
+    for limit in FORMAT_LIMITS.get(fmt, ()):
+        if limit in _limits_hit(image.mode):
+            reason, where = _LIMIT_REASONS[limit]
+            detail = f" (this image is mode {image.mode})" if limit == "deep" else ""
+            msg = (f"{name}: {fmt} {reason}{detail}; convtool refuses rather than drop it: "
+                   f"choose {where}")
+            raise UsageError(msg)
+    sizes = {f.pixels.shape[:2] for f in frames}
+    if len(sizes) > 1 and fmt not in PAGED_FORMATS:
+        shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3])
+        msg = (f"{name}: the {len(frames)} pages have different sizes ({shown}) and {fmt} "
+               "frames share one size; write TIFF to keep them all")
+        raise UsageError(msg)

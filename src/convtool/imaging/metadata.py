@@ -63,8 +63,12 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
     frames = image.frames
     if len(frames) > 1:
         params["save_all"] = True
-        if any("duration" in f.info for f in frames):
-            params["duration"] = [f.info.get("duration", 100) for f in frames]
+        if fmt == "PNG" and info.get("default_image"):
+            params["default_image"] = True
+        # An APNG default image is not shown in the animation and has no duration.
+        timed = frames[1:] if fmt == "PNG" and info.get("default_image") else frames
+        if any("duration" in f.info for f in timed):
+            params["duration"] = [f.info.get("duration", 100) for f in timed]
         if "loop" in info:
             params["loop"] = info["loop"]
     return params

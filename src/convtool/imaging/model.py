@@ -41,7 +41,9 @@ class Image:
     info : dict
         Metadata to carry to the output: ``icc_profile``, ``exif``, ``dpi``,
         ``xmp``, ``text`` (PNG text chunks), ``duration``, ``loop``, ``comment``,
-        ``lossless`` (a lossless WebP input, written lossless to WebP).
+        ``lossless`` (a lossless WebP input, written lossless to WebP),
+        ``default_image`` (on frame 0 of an APNG whose first image is not part
+        of the animation; see :mod:`convtool.imaging.multi`).
     format : str or None
         The format the image was read from, e.g. ``"PNG"``.
     source_mode : str or None

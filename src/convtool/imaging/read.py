@@ -14,8 +14,15 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
-from convtool.imaging._pillow_compat import ORIENTATION, keep_tiff_layout, rawmode
+from convtool.imaging._pillow_compat import (
+    ORIENTATION,
+    keep_tiff_layout,
+    rawmode,
+    sixteen_bits_per_channel,
+    unsigned_16_bit_grey,
+)
 from convtool.imaging.choices import STDIO
+from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import (
     CONVERTED_MODES,
@@ -24,6 +31,8 @@ from convtool.imaging.model import (
     SIXTEEN_BIT_MODES,
     Image,
 )
+from convtool.imaging.native import libtiff_messages
+from convtool.imaging.recover import recover
 
 _pillow_limit_lock = threading.Lock()
 
@@ -38,6 +47,9 @@ def _decoding(name: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
+            # An intact JPEG whose MPO header is damaged: Pillow reads it as the
+            # plain JPEG it is, as every viewer does.
+            warnings.filterwarnings("ignore", "Image appears to be a malformed MPO", UserWarning)
             yield
     except FileNotFoundError:
         msg = f"{name}: no such file"
@@ -47,6 +59,9 @@ def _decoding(name: str):
         raise ImageReadError(msg) from None
     except UnidentifiedImageError:
         msg = f"{name}: not an image file Pillow can read"
+        raise ImageReadError(msg) from None
+    except NotImplementedError as e:
+        msg = f"{name}: a variant of its format that Pillow does not decode ({e})"
         raise ImageReadError(msg) from None
     except PILImage.DecompressionBombError as e:
         msg = f"{name}: refused as a possible decompression bomb ({e})"
@@ -84,23 +99,33 @@ def _pixel_limit_lifted():
             PILImage.MAX_IMAGE_PIXELS = saved
 
 
-def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
-    if isinstance(source, str) and os.path.isdir(source):
-        msg = f"{name}: is a folder, not an image file"
-        raise ImageReadError(msg)
+def _limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
         msg = f"max_pixels must be a whole number >= 1, got {max_pixels}"
         raise UsageError(msg, params=("max_pixels",))
-    limit = PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    with _decoding(name), _pixel_limit_lifted():
-        im = PILImage.open(source)
-    width, height = im.size
+    return PILImage.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+
+def _check_size(width: int, height: int, name: str, limit: int | None) -> None:
     if limit is not None and width * height > limit:
-        im.close()
         msg = (f"{name}: {width}x{height} is {width * height:,} pixels, more than the limit of "
                f"{limit:,} (Pillow's guard against decompression bombs); if you trust the "
                f"file, raise the limit with max_pixels {width * height}")
         raise ImageReadError(msg, params=("max_pixels",))
+
+
+def _open(source, name: str, max_pixels: int | None) -> PILImage.Image:
+    if isinstance(source, str) and os.path.isdir(source):
+        msg = f"{name}: is a folder, not an image file"
+        raise ImageReadError(msg)
+    limit = _limit(max_pixels)
+    with _decoding(name), _pixel_limit_lifted():
+        im = PILImage.open(source)
+    try:
+        _check_size(*im.size, name, limit)
+    except ImageReadError:
+        im.close()
+        raise
     return im
 
 
@@ -134,7 +159,20 @@ def read_image(source, *, max_pixels: int | None = None, integers: bool = False)
             source = name
     else:
         name = getattr(source, "name", "<stream>")
-    with _open(source, name, max_pixels) as opened:
+    with libtiff_messages(source, name):
+        return _read(source, name, max_pixels, integers)
+
+
+def _read(source, name: str, max_pixels: int | None, integers: bool = False) -> Image:
+    try:
+        opened = _open(source, name, max_pixels)
+    except ImageReadError:  # a PNG with a bad optional chunk, an AVIF too large for libavif
+        repaired = recover(source, name, lambda w, h: _check_size(w, h, name, _limit(max_pixels)))
+        if repaired is None:
+            raise
+        source = repaired
+        opened = _open(source, name, max_pixels)
+    with opened:
         frames = []
         with _decoding(name):  # counting a TIFF's pages reads every page's tags
             count = getattr(opened, "n_frames", 1)
@@ -144,6 +182,8 @@ def read_image(source, *, max_pixels: int | None = None, integers: bool = False)
             frames.append(_from_pil(opened, name, integers))
         if opened.format == "PNG":
             _verify_png(source, name)
+            if getattr(opened, "default_image", False) and len(frames) > 1:
+                frames[0].info["default_image"] = True  # not part of the animation
     if frames[0].format == "WEBP" and _webp_is_lossless(source):
         for frame in frames:
             frame.info["lossless"] = True
@@ -193,12 +233,17 @@ def _webp_is_lossless(source) -> bool:
 def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
-    if source_mode not in SIXTEEN_BIT_MODES and ";16" in rawmode(im):
+    raw = rawmode(im)
+    if source_mode == "I":
+        if unsigned_16_bit_grey(raw):  # a 16-bit PGM, say: Pillow opens it as 32-bit
+            source_mode = "I;16"
+    elif source_mode not in SIXTEEN_BIT_MODES and sixteen_bits_per_channel(raw):
         msg = (f"{name}: 16-bit {source_mode} image: Pillow decodes colour images with 8 bits "
                "per channel, and convtool refuses rather than silently drop the low bits; "
                "16-bit greyscale is supported")
         raise ImageReadError(msg)
     fmt = im.format
+    key = colour_key(im)  # before loading: needs the raw mode
     is_tiff = fmt == "TIFF"
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
     if orientation is not None:
@@ -220,7 +265,9 @@ def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
         msg = (f"{name}: image mode {source_mode} is not supported (supported: 1, P, L, LA, RGB, "
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
-    pixels = _array_from_pil(im, mode, integers)
+    pixels = _array_from_pil(im, mode, integers and key is None)
+    if key is not None:
+        pixels, mode = add_key_alpha(pixels, mode, key)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 

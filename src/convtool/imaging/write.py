@@ -7,6 +7,7 @@ import io
 import os
 import secrets
 import stat
+import struct
 import sys
 from dataclasses import replace
 
@@ -17,9 +18,11 @@ from convtool.errors import ImageWriteError, UsageError
 from convtool.imaging import png_encode
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
-from convtool.imaging.formats import check_output, output_format
+from convtool.imaging.formats import check_can_hold, check_output, output_format
+from convtool.imaging.gif import gif_frames
 from convtool.imaging.metadata import save_params
 from convtool.imaging.model import EIGHT_BIT_MODES, Image, SaveOptions
+from convtool.imaging.multi import frames_for
 
 
 def _scaled(pixels: np.ndarray, scale: float, dtype) -> np.ndarray:
@@ -74,6 +77,7 @@ def _pixel_data(image: Image) -> np.ndarray:
 
 
 def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
+    image, fmt = frames_for(image, fmt)  # APNG default image, MPO pictures
     frames = image.frames
     if fmt == "PNG" and _fast_png(image, fp, options):
         return
@@ -83,23 +87,45 @@ def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None
         msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
         raise UsageError(msg)
+    check_can_hold(image, fmt, name)
     pils = [to_pil(f, keep_palette=options.keep_palette) for f in frames]
     first = pils[0]
     if fmt == "JPEG" and first.mode in ("LA", "RGBA"):
         msg = f"{name}: JPEG cannot store an alpha channel; choose PNG, TIFF or WebP"
         raise UsageError(msg)
     params = save_params(image, fmt, options)
+    if fmt == "GIF":
+        pils, gif_params = gif_frames(pils)
+        first = pils[0]
+        params.update(gif_params)
     if len(pils) > 1:
         params["append_images"] = pils[1:]
     try:
         first.save(fp, format=fmt, **params)
-    except (OSError, KeyError, ValueError) as e:
-        if isinstance(e, KeyError) or "cannot write mode" in str(e):
-            where = FORMATS_FOR_MODE.get(first.mode)
-            msg = (f"{name}: {fmt} cannot store mode {first.mode} images"
-                   + (f"; choose {where}" if where else ""))
-            raise UsageError(msg) from None
-        raise
+    except OSError as e:
+        if e.errno is not None:
+            raise  # the disk or the stream, not the encoder: the caller reports it
+        raise _encoder_refusal(e, first.mode, fmt, name) from None
+    except _ENCODER_REFUSALS as e:  # other exceptions are bugs, reported as such
+        raise _encoder_refusal(e, first.mode, fmt, name) from None
+
+
+# What Pillow's encoders raise for an image or metadata their format cannot take
+# (struct.error: a number too large for its field, e.g. an EXIF rational).
+_ENCODER_REFUSALS = (KeyError, ValueError, TypeError, IndexError, EOFError, SyntaxError,
+                     struct.error)
+
+
+def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError:
+    """One line saying that (and why) Pillow's ``fmt`` encoder refused the image."""
+    if isinstance(e, KeyError) or "cannot write mode" in str(e):
+        where = FORMATS_FOR_MODE.get(mode)
+        msg = (f"{name}: {fmt} cannot store mode {mode} images"
+               + (f"; choose {where}" if where else ""))
+    else:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = f"{name}: the {fmt} encoder cannot write this image ({reason})"
+    return UsageError(msg)
 
 
 def _fast_png(image: Image, fp, options: SaveOptions) -> bool:

@@ -6,6 +6,8 @@ import os
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from convtool import imaging
 from convtool.errors import UsageError
 from convtool.pipeline import bands as _bands
@@ -88,7 +90,8 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
     if not in_place:
         _check_not_input(source, target)
     image = imaging.read_image(source, max_pixels=max_pixels, integers=True)
-    shape, method = image.pixels.shape, job.method_for(image.pixels.shape)
+    dtype = np.float32 if image.pixels.dtype == np.uint8 else image.pixels.dtype
+    shape, method = image.pixels.shape, job.method_for(image.pixels.shape, dtype)
     if _bands.can_band(job, image):  # 8-bit: a band at a time, a fraction of the memory
         result = _bands.apply_job_banded(job, image)
     else:

@@ -79,21 +79,23 @@ class FilterJob:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "alpha", imaging.normalize_alpha(self.alpha))
 
-    def method_for(self, shape) -> str:
+    def plan_for(self, shape, dtype="float32") -> engine.Plan:
+        """The engine's plan for pixels of ``shape`` and ``dtype``: one kernel analysis per job."""
+        return engine.plan(shape, self.kernel.array, dtype=dtype, mode=self.mode,
+                           method=self.method)
+
+    def method_for(self, shape, dtype="float32") -> str:
         """The method that will run for pixels of ``shape``."""
-        if self.method != "auto":
-            return self.method
-        return engine.choose_method(shape, self.kernel.array)
+        return self.plan_for(shape, dtype).method
 
 
-def _respond(job: FilterJob, pixels: np.ndarray, method: str) -> np.ndarray:
+def _respond(job: FilterJob, pixels: np.ndarray, plan: engine.Plan) -> np.ndarray:
     """The filter's response: one convolution, or a gradient magnitude, then the post-ops."""
-    out = engine.convolve(pixels, job.kernel.array, mode=job.mode, cval=job.cval, method=method,
-                          threads=job.threads)
+    out = engine.convolve(pixels, mode=job.mode, cval=job.cval, threads=job.threads, plan=plan)
     if job.kernel_y is not None:
         # Gradient pairs are transposes of each other: the same method suits both.
         other = engine.convolve(pixels, job.kernel_y.array, mode=job.mode, cval=job.cval,
-                                method=method, threads=job.threads)
+                                method=plan.method, threads=job.threads)
         out = np.hypot(out, other)
     if job.absolute:
         out = np.abs(out)
@@ -132,11 +134,11 @@ def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     subset = len(chosen) < image.pixels.shape[-1]
     alpha = "separate" if subset else job.alpha
     work = imaging.filter_space(image, alpha=alpha, linear=job.linear)
-    method = job.method_for(work.shape)
+    plan = job.plan_for(work.shape, work.dtype)
     if subset:
         out = work.copy()
-        out[..., chosen] = _respond(job, work[..., chosen], method)
+        out[..., chosen] = _respond(job, work[..., chosen], plan)
     else:
-        out = _respond(job, work, method)
+        out = _respond(job, work, plan)
     pixels = imaging.image_space(out, image, alpha=alpha, linear=job.linear)
     return replace(image, pixels=pixels.astype(image.pixels.dtype, copy=False))
