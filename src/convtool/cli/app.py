@@ -47,6 +47,17 @@ class _OneLineErrors(typer.core.TyperGroup):
             sys.exit(e.exit_code)
         sys.exit(result if isinstance(result, int) else 0)
 
+    # typer would import pydantic to coerce option values: plain ones need not.
+    def parse_args(self, ctx, args):
+        _typer_compat.plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            _typer_compat.plain_coercion(command.get_params(ctx))
+        return name, command, rest
+
 
 app = typer.Typer(
     cls=_OneLineErrors,

@@ -27,7 +27,13 @@ from convtool.imaging.choices import STDIO
 from convtool.imaging.colourkey import add_key_alpha, colour_key
 from convtool.imaging.jpeg import final_eoi, with_filler
 from convtool.imaging.metadata import read_info
-from convtool.imaging.model import CONVERTED_MODES, FULL_SCALE, SIXTEEN_BIT_MODES, Image
+from convtool.imaging.model import (
+    CONVERTED_MODES,
+    EIGHT_BIT_MODES,
+    FULL_SCALE,
+    SIXTEEN_BIT_MODES,
+    Image,
+)
 from convtool.imaging.native import libtiff_messages
 from convtool.imaging.recover import recover
 
@@ -160,7 +166,8 @@ def _over_limit(name: str, what: str, pixels: int, limit: int, suggest: int) -> 
     return ImageReadError(msg, params=("max_pixels",))
 
 
-def _read_frames(opened: PILImage.Image, name: str, limit: int | None) -> list[Image]:
+def _read_frames(opened: PILImage.Image, name: str, limit: int | None,
+                 integers: bool = False) -> list[Image]:
     """Decode every frame, refusing before decoding when all frames together pass ``limit``.
 
     Memory is spent per file, so the limit is on the decoded pixels of every
@@ -184,11 +191,11 @@ def _read_frames(opened: PILImage.Image, name: str, limit: int | None) -> list[I
             estimate = seen + (count - index - 1) * width * height
             what = f"frame {index + 1} of {count} is {width}x{height}: the frames so far hold"
             raise _over_limit(name, what, seen, limit, estimate)
-        frames.append(_from_pil(opened, name))
+        frames.append(_from_pil(opened, name, integers))
     return frames
 
 
-def read_image(source, *, max_pixels: int | None = None) -> Image:
+def read_image(source, *, max_pixels: int | None = None, integers: bool = False) -> Image:
     """Read an image file into an :class:`Image`, every frame of it.
 
     Parameters
@@ -199,6 +206,11 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     max_pixels : int or None
         Refuse files whose frames hold more pixels than this in all; None:
         Pillow's limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 million).
+    integers : bool
+        Keep 8-bit images (L, LA, RGB, RGBA, CMYK) as their stored uint8
+        values, a quarter of the memory of float32, for a caller that converts
+        them a band at a time (:mod:`convtool.pipeline.bands`); other modes
+        are read as float as usual.
 
     Raises
     ------
@@ -216,10 +228,10 @@ def read_image(source, *, max_pixels: int | None = None) -> Image:
     else:
         name = getattr(source, "name", "<stream>")
     with libtiff_messages(source, name):
-        return _read(source, name, max_pixels)
+        return _read(source, name, max_pixels, integers)
 
 
-def _read(source, name: str, max_pixels: int | None) -> Image:
+def _read(source, name: str, max_pixels: int | None, integers: bool = False) -> Image:
     try:
         opened = _open(source, name, max_pixels)
     except ImageReadError:  # a PNG with a bad optional chunk, an AVIF too large for libavif
@@ -233,7 +245,7 @@ def _read(source, name: str, max_pixels: int | None) -> Image:
     with opened:
         if _is_deep(opened):
             return _read_deep(opened, source, name, max_pixels)
-        frames = _read_frames(opened, name, _limit(max_pixels))
+        frames = _read_frames(opened, name, _limit(max_pixels), integers)
         if opened.format == "PNG":
             _verify_png(source, name)
             if getattr(opened, "default_image", False) and len(frames) > 1:
@@ -345,7 +357,7 @@ def _webp_is_lossless(source) -> bool:
 
 
 
-def _from_pil(im: PILImage.Image, name: str) -> Image:
+def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
     """The current frame of an opened (not yet loaded) Pillow image."""
     source_mode = im.mode
     raw = rawmode(im)
@@ -380,14 +392,34 @@ def _from_pil(im: PILImage.Image, name: str) -> Image:
         msg = (f"{name}: image mode {source_mode} is not supported (supported: 1, P, L, LA, RGB, "
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
-    pixels = _array_from_pil(im, mode)
+    pixels = _array_from_pil(im, mode, integers and key is None)
     if key is not None:
         pixels, mode = add_key_alpha(pixels, mode, key)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
 
 
-def _array_from_pil(im: PILImage.Image, mode: str) -> np.ndarray:
+def _uint8_from_pil(im: PILImage.Image) -> np.ndarray:
+    """An 8-bit image's pixels, shape (H, W, C), copied out a band of rows at a time.
+
+    ``np.asarray(im)`` goes through ``tobytes()``, which holds the whole
+    image twice more (its pieces and their join) next to Pillow's own copy.
+    """
+    width, height = im.size
+    first = np.asarray(im.crop((0, 0, width, min(height, 1))))
+    channels = 1 if first.ndim == 2 else first.shape[2]
+    out = np.empty((height, width, channels), dtype=np.uint8)
+    step = max(1, (4 << 20) // max(1, width * channels))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        out[top:bottom] = np.asarray(im.crop((0, top, width, bottom))).reshape(
+            bottom - top, width, channels)
+    return out
+
+
+def _array_from_pil(im: PILImage.Image, mode: str, integers: bool = False) -> np.ndarray:
+    if integers and mode in EIGHT_BIT_MODES:
+        return _uint8_from_pil(im)
     raw = np.asarray(im)
     if raw.ndim == 2:
         raw = raw[:, :, np.newaxis]

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
-from convtool.imaging import deep
+from convtool.imaging import deep, png_encode
 from convtool.imaging._codecs import quiet_stderr
 from convtool.imaging.choices import FORMATS_FOR_MODE, STDIO, TEMP_PREFIX, TEMP_SUFFIX
 from convtool.imaging.colour import row_chunks
@@ -50,8 +50,24 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
     stays float. With ``keep_palette``, ``P`` inputs are requantised to at most
     256 colours and ``1`` inputs thresholded at 50%.
     """
+    mode = image.mode
+    height, width = image.pixels.shape[:2]
+    data = _pixel_data(image)
+    # frombuffer shares the array's memory where Pillow can, instead of a copy.
+    pil = PILImage.frombuffer(mode, (width, height), data, "raw", mode, 0, 1)
+    if keep_palette and image.source_mode in ("P", "PA"):
+        method = PILImage.Quantize.FASTOCTREE if pil.mode == "RGBA" else None
+        pil = pil.quantize(colors=256, method=method, dither=PILImage.Dither.NONE)
+    elif keep_palette and image.source_mode == "1":
+        pil = pil.convert("1", dither=PILImage.Dither.NONE)
+    return pil
+
+
+def _pixel_data(image: Image) -> np.ndarray:
+    """One frame's pixels as the array type of its mode: rounded, clipped integers or float."""
     mode, pixels = image.mode, image.pixels
-    height, width = pixels.shape[:2]
+    if mode in EIGHT_BIT_MODES and pixels.dtype == np.uint8:  # already quantised (bands)
+        return pixels
     if mode in EIGHT_BIT_MODES:
         data = _scaled(pixels, 255.0, np.uint8)
     elif mode == "I;16":
@@ -64,26 +80,22 @@ def to_pil(image: Image, *, keep_palette: bool = False) -> PILImage.Image:
     else:
         msg = f"cannot write image mode {mode!r}"
         raise UsageError(msg)
-    # frombuffer shares the array's memory where Pillow can, instead of a copy.
-    pil = PILImage.frombuffer(mode, (width, height), data, "raw", mode, 0, 1)
-    if keep_palette and image.source_mode in ("P", "PA"):
-        method = PILImage.Quantize.FASTOCTREE if pil.mode == "RGBA" else None
-        pil = pil.quantize(colors=256, method=method, dither=PILImage.Dither.NONE)
-    elif keep_palette and image.source_mode == "1":
-        pil = pil.convert("1", dither=PILImage.Dither.NONE)
-    return pil
+    return data
 
 
 def _encode(image: Image, fp, fmt: str, options: SaveOptions, name: str) -> None:
     image, fmt = frames_for(image, fmt)  # APNG default image, MPO pictures
     image = prepare(image, options)  # background, depth 8
     frames = image.frames
-    PILImage.init()
+    if len(frames) > 1:
+        PILImage.init()  # the formats that hold several frames are known after init()
     if len(frames) > 1 and fmt not in PILImage.SAVE_ALL:
         msg = (f"{name}: the input has {len(frames)} frames but {fmt} holds one; write "
                "GIF, WebP, PNG (APNG) or TIFF to keep them all")
         raise UsageError(msg)
     check_can_hold(image, fmt, name)
+    if fmt == "PNG" and _fast_png(image, fp, options):
+        return
     if image.mode in DEEP_MODES:
         _encode_deep(image, fp, fmt, options, name)
         return
@@ -171,6 +183,15 @@ def _check_icon_formats(fmt: str, first: PILImage.Image, name: str, params: dict
         msg = (f"{name}: BLP stores palette images only; this image is {first.mode}: write "
                "PNG, or use --keep-palette with a palette input")
         raise UsageError(msg)
+
+
+def _fast_png(image: Image, fp, options: SaveOptions) -> bool:
+    """Write ``image`` with :mod:`~convtool.imaging.png_encode` when it can; False if not."""
+    keeps_palette = options.keep_palette and image.source_mode in ("P", "PA", "1")
+    if keeps_palette or not png_encode.can_write(image.mode, len(image.frames)):
+        return False
+    png_encode.write_png(fp, _pixel_data(image), image.mode, save_params(image, "PNG", options))
+    return True
 
 
 def encode_image(image: Image, options: SaveOptions | None = None) -> bytes:
