@@ -51,5 +51,5 @@ class BuggyJob(FilterJob):
     Defined here, not in a test module, so that spawned worker processes can unpickle it.
     """
 
-    def method_for(self, shape):
+    def method_for(self, shape, dtype="float32"):
         raise RuntimeError("planted bug in the worker")

@@ -173,12 +173,12 @@ class CrashingJob(FilterJob):
 
     crash_dir: str = ""
 
-    def method_for(self, shape):
+    def method_for(self, shape, dtype="float32"):
         if shape[:2] == (13, 13):
             fd, _ = tempfile.mkstemp(prefix=".convtool-", suffix=".tmp", dir=self.crash_dir)
             os.write(fd, b"half an image")
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().method_for(shape)
+        return super().method_for(shape, dtype)
 
 
 def test_a_killed_worker_fails_only_its_file_and_leaves_no_partial_file(photos, tmp_path):

@@ -218,7 +218,7 @@ def test_unwritable_target_folder(samples, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--quality", "80"], 2, "--quality applies to JPEG, WebP and AVIF, not PNG"),
+    (["--quality", "80"], 2, "JPEG-compressed TIFF, not PNG"),
     (["--quality", "101"], 2, "quality must be a whole number from 1 to 100"),
     (["--compress-level", "12"], 2, "compress-level must be a whole number from 0 to 9"),
     (["--alpha", "dark"], 2, "unknown alpha mode 'dark'"),

@@ -160,3 +160,118 @@ def _opened(proc: subprocess.Popen, path: Path) -> bool:
         return any(os.path.realpath(fd) == str(path) for fd in fd_dir.iterdir())
     except (FileNotFoundError, PermissionError, ProcessLookupError):
         return False
+
+
+# --------------------------------------------------------------------------
+# SIGTERM and SIGHUP are treated as Ctrl-C is (issue 14): exit 128 + signal.
+# --------------------------------------------------------------------------
+
+TERMINATING = [pytest.param(signal.SIGTERM, 143, id="SIGTERM"),
+               pytest.param(signal.SIGHUP, 129, id="SIGHUP")]
+
+
+@pytest.mark.parametrize(("signum", "code"), TERMINATING)
+def test_terminating_signal_while_writing_cleans_up(big, tmp_path, signum, code):
+    folder = tmp_path / "term"
+    folder.mkdir()
+    target = folder / "out.png"
+    target.write_bytes(big["old"])
+    proc = _start(big["source"], target)
+    writing = _wait_for_temp_file(proc, folder)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    if writing and proc.returncode == code:
+        assert err == f"convtool: error: interrupted ({signal.Signals(signum).name})\n"
+        assert target.read_bytes() == big["old"]
+    else:  # the run finished before the signal arrived
+        assert proc.returncode == 0, err
+        assert target.read_bytes() == big["new"]
+    assert _temp_files(folder) == []
+
+
+def _slow_batch(tmp_path, count=30):
+    import numpy as np
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with Image.open(SAMPLES / "chelsea.png") as im:
+        small = im.resize((300, 200))
+    for i in range(count):
+        small.save(folder / f"s{i:02d}.png")
+    kernel = tmp_path / "k.npy"
+    np.save(kernel, np.random.default_rng(1).random((41, 41)))
+    return folder, kernel
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.parametrize("whole_group", [False, True], ids=["parent", "group"])
+@pytest.mark.parametrize(("signum", "code"), TERMINATING)
+def test_terminating_signal_stops_a_batch_cleanly(tmp_path, signum, code, whole_group):
+    """Workers stop, the summary and --json report are written, no tracebacks, no orphans."""
+    import json
+
+    folder, kernel = _slow_batch(tmp_path)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "convtool", "convolve", str(folder), "--out-dir", str(out),
+           "-k", str(kernel), "--normalize", "sum", "--method", "direct", "--jobs", "2", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for line in proc.stderr:
+            if "->" in line:
+                break
+        if whole_group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        report, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while _group_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _group_members(proc.pid) == []  # no worker left behind
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "Error" not in err, err
+    assert f"interrupted ({signal.Signals(signum).name})" in err
+    summary = json.loads(report)["summary"]
+    assert summary["interrupted"] >= 1
+    assert list(out.glob(".convtool-*")) == []
+    for path in out.iterdir():
+        with Image.open(path) as im:
+            im.load()  # complete images only
+
+
+def test_batch_finishes_when_its_progress_reader_goes_away(tmp_path):
+    """Progress is only a report: a closed stderr does not abandon the work."""
+    import json
+
+    folder, kernel = _slow_batch(tmp_path, count=6)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "convtool", "convolve", str(folder), "--out-dir", str(out),
+           "-k", str(kernel), "--normalize", "sum", "--jobs", "2", "--json"]
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=write_end, text=True,
+                            stdin=subprocess.DEVNULL)
+    os.close(write_end)
+    os.close(read_end)  # whoever read the progress has gone
+    report, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert json.loads(report)["summary"]["done"] == 6
+    assert len(list(out.glob("*.png"))) == 6
+    assert list(out.glob(".convtool-*")) == []

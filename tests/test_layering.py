@@ -26,8 +26,9 @@ FORBIDDEN = {
                               "convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.kernels": {"PIL", "convtool.imaging", "convtool.pipeline", "convtool.batch"} | CLI,
     "convtool.imaging": {"convtool.pipeline", "convtool.batch"} | CLI,
-    "convtool.pipeline": {"convtool.batch"} | CLI,
-    "convtool.batch": CLI,
+    "convtool.pipeline": {"convtool.batch", "convtool.scale"} | CLI,
+    "convtool.batch": CLI | {"convtool.scale"},
+    "convtool.scale": CLI | {"numpy", "PIL", "dask", "distributed", "tifffile", "zarr"},
     "convtool.cli": {"numpy", "PIL", "rich", "convtool.batch"},
     "convtool": {"numpy", "PIL", "typer", "rich"},
 }
@@ -65,6 +66,10 @@ LOWER_LAYERS = {
                 {"numpy"}),
     "pipeline": ((*_LIBRARY, "convtool.pipeline"), {"numpy", "PIL"}),
     "batch": ((*_LIBRARY, "convtool.pipeline", "convtool.batch"), {"numpy", "PIL"}),
+    # Beside pipeline and batch: the Dask executor implements batch's Executor interface.
+    # dask, tifffile and zarr (the optional extra) load only when a function needs them.
+    "scale": ((*_LIBRARY, "convtool.pipeline", "convtool.batch", "convtool.scale"),
+              {"numpy", "PIL"}),
 }
 
 

@@ -65,6 +65,19 @@ def test_tile_args_give_the_raw_mode(tmp_path, mode, expected):
     fence(expected in raw, f"ImageFile.tile[0].args (raw mode {raw!r}, expected {expected!r})")
 
 
+@pytest.mark.parametrize(("magic", "plain"), [(b"P6", False), (b"P3", True)])
+def test_ppm_tile_gives_the_maximum_value_and_the_pixels_offset(tmp_path, magic, plain):
+    header = magic + b"\n# a comment\n3 2\n65535\n"
+    body = (b"1 2 3 " * 6) if plain else bytes(36)
+    path = tmp_path / "t.ppm"
+    path.write_bytes(header + body)
+    with Image.open(path) as im:
+        layout = compat.ppm_layout(im)
+    fence(layout == (65535, len(header), plain),
+          f"ImageFile.tile of a 16-bit PPM (got {layout!r}, expected "
+          f"{(65535, len(header), plain)!r})")
+
+
 def test_no_private_pillow_api_outside_the_fence():
     names = "|".join(re.escape(a) for a in compat.TIFF_PRIVATE_ATTRIBUTES)
     pattern = re.compile(rf"\bPIL\._|from PIL import _|\.({names})\b|\.tile\[")

@@ -102,7 +102,10 @@ def test_job_builders_are_public_and_lazy():
     lambda: imaging.output_format("-"),
     lambda: imaging.output_format("a.xyz"),
     lambda: parse_size("0x3"),
-    lambda: imaging.check_output("a.tif", imaging.SaveOptions(quality=5)),
+    lambda: imaging.check_output("a.bmp", imaging.SaveOptions(quality=5)),
+    lambda: imaging.check_output("a.png", imaging.SaveOptions(compression="lzw")),
+    lambda: imaging.SaveOptions(depth=16),
+    lambda: imaging.SaveOptions(background="nocolour"),
     lambda: imaging.read_image("a.png", max_pixels=0),
 ])
 def test_imaging_and_kernel_errors_name_parameters_not_flags(call):
@@ -111,3 +114,26 @@ def test_imaging_and_kernel_errors_name_parameters_not_flags(call):
         call()
     assert "--" not in str(caught.value)
     assert caught.value.params
+
+
+def test_process_file_analyses_the_kernel_once(tmp_path, monkeypatch):
+    """One SVD per file, however many places ask which method runs (issue 10)."""
+    from convtool.engine import analysis
+    from convtool.kernels import Kernel
+
+    analysis._CACHE.clear()
+    analysis._SVDS.clear()
+    calls = []
+    svd = np.linalg.svd
+
+    def counting_svd(*args, **kwargs):
+        calls.append(1)
+        return svd(*args, **kwargs)
+
+    monkeypatch.setattr(analysis.np.linalg, "svd", counting_svd)
+    source = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)).save(source)
+    weights = np.random.default_rng(3).standard_normal((15, 15))
+    job = pipeline.FilterJob(Kernel(weights / weights.sum()))
+    result = pipeline.process_file(job, str(source), str(tmp_path / "out.png"))
+    assert result.status == "done" and len(calls) == 1

@@ -31,3 +31,50 @@ def test_no_args_is_help_error_exists_in_this_typer():
     # we install must have it, or `convtool` with no arguments prints a traceback.
     assert isinstance(_typer_compat.NoArgsIsHelpError, type)
     assert issubclass(_typer_compat.NoArgsIsHelpError, _typer_compat.click_exceptions.UsageError)
+
+
+def test_typer_still_has_the_runtime_param_cache_we_fill():
+    # If typer renames these, plain options silently go back to pydantic (slow start).
+    from typer._coercion import RuntimeParam
+    from typer.core import _TyperParameter
+
+    assert _typer_compat._RuntimeParam is RuntimeParam
+    assert _TyperParameter.get_runtime_param  # reads self._runtime_param, builds if None
+    app = typer.Typer()
+
+    @app.command()
+    def one(n: int, x: float = 1.0, names: list[str] | None = None, flag: bool = False) -> None:
+        """A command."""
+
+    command = typer.main.get_command(app)
+    params = [p for p in command.params if p.name in ("n", "x", "names")]
+    for p in params:
+        assert p._runtime_param is None
+    _typer_compat.plain_coercion(params)
+    assert all(isinstance(p._runtime_param, _typer_compat._PlainRuntimeParam) for p in params)
+    n, x, names = params
+    assert n.get_runtime_param().coerce("3", param=n, ctx=None) == 3
+    assert x.get_runtime_param().coerce("2.5", param=x, ctx=None) == 2.5
+    assert names.get_runtime_param().coerce(("a", "b"), param=names, ctx=None) == ["a", "b"]
+    for bad, p in (("2.5", n), ("abc", x)):
+        try:
+            p.get_runtime_param().coerce(bad, param=p, ctx=None)
+        except _typer_compat.click_exceptions.BadParameter as e:
+            assert repr(bad) in e.format_message()
+        else:  # pragma: no cover
+            raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_a_filter_command_does_not_import_pydantic(tmp_path, samples):
+    import subprocess
+    import sys
+
+    code = ("import sys; from convtool.cli.app import app\n"
+            "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('pydantic' in sys.modules)")
+    out = subprocess.run(
+        [sys.executable, "-c", code, "blur", str(samples / "camera.png"),
+         str(tmp_path / "o.png"), "--sigma", "2", "--mode", "nearest"],
+        capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert (tmp_path / "o.png").exists()

@@ -57,6 +57,24 @@ class WorkItem:
     target: str
 
 
+
+def make_folders(folder: str) -> None:
+    """``os.makedirs(folder, exist_ok=True)`` without recursion (os.makedirs recurses once
+    per missing level, and a 1,200-level output tree passes Python's recursion limit)."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+
 def run_item(spec: RunSpec, item: WorkItem) -> FileResult:
     """Filter one file; never raises for a file's failure.
 
@@ -68,7 +86,7 @@ def run_item(spec: RunSpec, item: WorkItem) -> FileResult:
     source, target = item.source, item.target
     params, trace = (), None
     try:
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        make_folders(os.path.dirname(target) or ".")
         return process_file(spec.job, source, target, format=spec.format, save=spec.save,
                             max_pixels=spec.max_pixels)
     except ConvtoolError as e:

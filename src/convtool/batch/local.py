@@ -66,16 +66,22 @@ def _on_sigterm(signum, frame):
 
 def _worker_main(conn, spec: RunSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
+    if hasattr(signal, "SIGHUP"):  # the parent decides what a hang-up means, as for Ctrl-C
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:  # the handler is set inside: a SIGTERM right after it must not escape as a traceback
+        signal.signal(signal.SIGTERM, _on_sigterm)
         while True:
             try:
                 item = conn.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 return
             if item is None:
                 return
-            conn.send(run_item(spec, item))
+            result = run_item(spec, item)
+            try:
+                conn.send(result)
+            except OSError:  # the parent has gone (BrokenPipeError): nobody to report to
+                return
     except _Stopped:
         return
 
@@ -141,13 +147,36 @@ def _death_reason(process) -> str:
     return f"the worker process exited unexpectedly (exit code {code}) while filtering it"
 
 
+#: What a forkserver imports once, so that each worker forked from it starts
+#: with numpy, Pillow and the pipeline loaded (see benchmarks/bench_pool_start.py).
+PRELOAD = ("numpy", "PIL.Image", "convtool.pipeline.files", "convtool.batch.local")
+
+
+def _worker_context():
+    """A forkserver with :data:`PRELOAD` where the platform has one, else spawn.
+
+    Both start workers from a clean single-threaded process (never a fork of
+    the caller and its threads); the forkserver imports the modules once
+    instead of once per worker.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))
+    return ctx
+
+
 class LocalExecutor(Executor):
     """Worker processes on this machine, ``jobs`` of them (default: one per core).
 
     The cores are shared among the workers, not multiplied: a job without
     ``threads`` gets ``cores // workers`` engine threads in each worker.
-    Workers are started with ``spawn`` (a fresh interpreter, the same on every
-    platform and safe whatever threads the caller has running).
+    Workers are forked from a forkserver that has imported numpy, Pillow and
+    the pipeline once (:func:`_worker_context`; ``spawn``, a fresh interpreter
+    each, where there is no forkserver): either way never a fork of the caller,
+    so they are safe whatever threads the caller has running.
     """
 
     def __init__(self, jobs: int | None = None):
@@ -170,9 +199,7 @@ class LocalExecutor(Executor):
 
     def _spawn(self) -> _Worker:
         if self._ctx is None:
-            import multiprocessing
-
-            self._ctx = multiprocessing.get_context("spawn")
+            self._ctx = _worker_context()
         worker = _Worker(self._ctx, self._spec)
         self._workers.append(worker)
         return worker

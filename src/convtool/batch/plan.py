@@ -73,27 +73,107 @@ def _matches(name: str, patterns) -> bool:
     return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in patterns)
 
 
-def _walk(folder: str, recursive: bool, avoid: set[str], prefix: str = "",
-          hidden: bool = False) -> Iterator[tuple]:
-    """Yield (path, name) for files in ``folder``, sorted, not entering ``avoid``.
-
-    Names starting with ``.`` (macOS ``._*`` AppleDouble files, ``.git``, caches)
-    are passed over unless ``hidden``.
-    """
+def _sorted_entries(folder: str) -> list:
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda e: e.name)
     except OSError as e:
         msg = f"{folder}: cannot list the folder ({e.strerror})"
         raise ImageReadError(msg) from None
-    for entry in entries:
+
+
+def _folder_key(path: str):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _walk(folder: str, recursive: bool, avoid: set, hidden: bool = False
+          ) -> Iterator[tuple]:
+    """Yield (path, name) for files in ``folder``, sorted, not entering ``avoid`` (device, inode).
+
+    Iterative (a stack of folders, not recursion: 1,200-level trees are fine),
+    entering no folder twice (by device and inode) and no folder symlink. Names
+    starting with ``.`` (macOS ``._*`` AppleDouble files, ``.git``) are passed over
+    unless ``hidden``.
+    """
+    seen = {_folder_key(folder)}
+    stack = [(iter(_sorted_entries(folder)), "")]
+    while stack:
+        entry = next(stack[-1][0], None)
+        if entry is None:
+            stack.pop()
+            continue
         if entry.name.startswith(".") and not hidden:
             continue
-        name = prefix + entry.name
+        name = stack[-1][1] + entry.name
         if entry.is_dir(follow_symlinks=False):
-            if recursive and os.path.realpath(entry.path) not in avoid:
-                yield from _walk(entry.path, recursive, avoid, name + "/", hidden)
+            key = _folder_key(entry.path)
+            if recursive and key not in seen and key not in avoid:
+                seen.add(key)
+                stack.append((iter(_sorted_entries(entry.path)), name + "/"))
         elif entry.is_file():
             yield entry.path, name
+
+
+def _part_matches(name: str, part: str) -> bool:
+    if name.startswith(".") and not part.startswith("."):
+        return False  # as glob: wildcards do not match hidden names
+    return fnmatch.fnmatchcase(name, part)
+
+
+def _parts_match(names: list[str], parts: list[str]) -> bool:
+    """Whether path components ``names`` match pattern components ``parts`` ('**': any number)."""
+    # reach[j]: the names so far can be matched by parts[:j]
+    reach = [True] + [False] * len(parts)
+    for j, part in enumerate(parts):
+        if part == "**":
+            reach[j + 1] = reach[j + 1] or reach[j]
+    for name in names:
+        new = [False] * (len(parts) + 1)
+        for j, part in enumerate(parts):
+            if part == "**":
+                ok = (reach[j] or reach[j + 1] or new[j]) and not name.startswith(".")
+                new[j + 1] = new[j + 1] or ok
+            elif reach[j] and _part_matches(name, part):
+                new[j + 1] = True
+        reach = new
+    return reach[-1]
+
+
+def _recursive_glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)`` without following a folder twice.
+
+    glob follows folder symlinks, so a link back up makes '**' expand
+    exponentially (and recurses once per level). Here the folders are walked
+    with a stack, symlinked ones too, but each real folder (device, inode) once.
+    """
+    parts = pattern.split("/")
+    first = next(i for i, part in enumerate(parts) if _has_magic(part))
+    base = "/".join(parts[:first]) or ("/" if pattern.startswith("/") else ".")
+    rest = parts[first:]
+    if not os.path.isdir(base):
+        return []
+    found, seen = [], {_folder_key(base)}
+    stack = [(base, [])]
+    while stack:
+        folder, names = stack.pop()
+        try:
+            entries = _sorted_entries(folder)
+        except ImageReadError:
+            continue  # as glob: folders it cannot list are passed over
+        for entry in entries:
+            path_names = [*names, entry.name]
+            if _parts_match(path_names, rest):
+                found.append(entry.path if base != "." else "/".join(path_names))
+            if entry.is_dir() and not entry.name.startswith("."):
+                key = _folder_key(entry.path)
+                if key is not None and key not in seen:
+                    seen.add(key)
+                    stack.append((entry.path, path_names))
+    return sorted(found)
 
 
 def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
@@ -129,7 +209,7 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
         A path is neither a file nor a folder, or a pattern matches nothing.
     """
     image_exts = imaging.readable_extensions()
-    avoid = {os.path.realpath(a) for a in avoid}
+    avoid = {_folder_key(os.fspath(a)) for a in avoid} - {None}  # (device, inode)
 
     def found(path, name, direct=False):
         if include and not _matches(name, include):
@@ -145,11 +225,14 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
     for raw in paths:
         path = os.fspath(raw)
         if os.path.isdir(path):
-            candidates = ((p, n, False) for p, n in _walk(path, recursive, avoid, "", hidden))
+            candidates = ((p, n, False) for p, n in _walk(path, recursive, avoid, hidden))
         elif os.path.lexists(path):
             candidates = iter([(path, os.path.basename(path), True)])
         elif _has_magic(path):
-            matches = sorted(glob.iglob(path, recursive=recursive))
+            if recursive and "**" in path:
+                matches = _recursive_glob(path)
+            else:
+                matches = sorted(glob.iglob(path))
             if not matches:
                 msg = f"{path}: no input files (the pattern matches nothing)"
                 raise ImageReadError(msg)
@@ -166,7 +249,7 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
 def _expand_matches(matches, recursive, avoid, hidden):
     for match in matches:
         if os.path.isdir(match):
-            for p, n in _walk(match, recursive, avoid, "", hidden):
+            for p, n in _walk(match, recursive, avoid, hidden):
                 yield p, n, False
         else:
             yield match, os.path.basename(match), False
@@ -202,6 +285,7 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
         ("no input files"), whether a pattern or ``include`` matched nothing.
     """
     out_dir = _check_out_dir(out_dir, format)
+    _check_suffix(suffix)
     seen_inputs: set[str] = set()
     owner: dict[str, str] = {}
     items: list[tuple[str, str]] = []
@@ -217,6 +301,7 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
             skipped.append(FileResult(found.path, "", (), "", 0.0, "skipped", found.skip))
             continue
         target = os.path.join(out_dir, output_name(found.name, suffix=suffix, format=format))
+        _check_inside(out_dir, target)
         key = os.path.normcase(os.path.realpath(target))
         if key == real:
             msg = (f"{found.path}: the output would replace the input; "
@@ -289,3 +374,20 @@ def _check_out_dir(out_dir, format: str | None) -> str:
     if format:
         imaging.output_format(out_dir, format)  # an unknown format fails first
     return out_dir
+
+
+def _check_suffix(suffix: str) -> None:
+    seps = {"/", os.sep, os.altsep} - {None}
+    if any(sep in suffix for sep in seps) or ".." in suffix:
+        msg = (f"suffix {suffix!r}: must not hold path separators or '..': every output "
+               "stays in out_dir")
+        raise UsageError(msg, params=("suffix", "out_dir"))
+
+
+def _check_inside(out_dir: str, target: str) -> None:
+    """Refuse an output that would land outside ``out_dir`` (a name with '..', say)."""
+    root = os.path.abspath(out_dir)
+    where = os.path.abspath(target)
+    if os.path.commonpath([root, where]) != root:
+        msg = f"{target}: would be written outside out_dir {out_dir}; refused"
+        raise UsageError(msg, params=("out_dir",))

@@ -8,6 +8,9 @@ import stops giving what :mod:`convtool.cli.app` needs.
 
 from __future__ import annotations
 
+import types
+import typing
+
 try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on click
@@ -19,6 +22,90 @@ ClickException = click_exceptions.ClickException
 #: Raised for a group called with no arguments; older click has none, and
 #: ``except ():`` then matches nothing.
 NoArgsIsHelpError = getattr(click_exceptions, "NoArgsIsHelpError", ())
+
+
+# --------------------------------------------------------------------------
+# Coercion without pydantic.
+#
+# typer >= 0.2x coerces every option value through a pydantic TypeAdapter: the
+# first command line with an option imports pydantic and builds an adapter per
+# parameter, ~0.1 s of a 64x64 image's ~0.3 s run on a quiet machine. Our
+# options are plain float, int, str and lists of str (the library validates
+# them), so we give typer's parameters a runtime coercer of our own, set where
+# typer caches the one it would build (``_TyperParameter._runtime_param``).
+# Anything else (and a typer without these internals) keeps typer's own.
+# --------------------------------------------------------------------------
+
+try:
+    from typer._coercion import RuntimeParam as _RuntimeParam
+    from typer.core import _TyperParameter
+except ImportError:  # pragma: no cover - another typer: its own coercion stays
+    _RuntimeParam = _TyperParameter = None
+
+_PLAIN = {float: "float", int: "integer", str: "text", bool: "boolean"}
+_TRUE, _FALSE = ("1", "true", "t", "yes", "y", "on"), ("0", "false", "f", "no", "n", "off")
+
+
+def _plain_type(annotation):
+    """``(type, is_list)`` for float/int/str, their lists and Optionals; None otherwise."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if annotation in _PLAIN:
+        return annotation, False
+    if typing.get_origin(annotation) is list and args and args[0] in _PLAIN:
+        return args[0], True
+    if len(args) == 1 and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return _plain_type(args[0])
+    return None
+
+
+def _convert(kind, value, param, ctx):
+    if kind is str or not isinstance(value, str):
+        return value
+    try:
+        if kind is bool:
+            if value.strip().lower() in _TRUE + _FALSE:
+                return value.strip().lower() in _TRUE
+            raise ValueError
+        if kind is int:
+            number = float(value) if "." in value or "e" in value.lower() else int(value)
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            return int(number)
+        return float(value)
+    except ValueError:
+        msg = f"{value!r} is not a valid {_PLAIN[kind]}."
+        raise click_exceptions.BadParameter(msg, ctx=ctx, param=param) from None
+
+
+if _RuntimeParam is not None:
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class _PlainRuntimeParam(_RuntimeParam):
+        kind: type = str
+        is_list: bool = False
+
+        def _coerce_value(self, value, param, ctx):
+            if self.is_list:
+                return [_convert(self.kind, v, param, ctx) for v in value]
+            return _convert(self.kind, value, param, ctx)
+
+
+def plain_coercion(params) -> None:
+    """Give the plain (bool/float/int/str) ``params`` of a command a coercer without pydantic."""
+    if _RuntimeParam is None:
+        return
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if not isinstance(param, _TyperParameter) or descriptor is None:
+            continue
+        if getattr(param, "_runtime_param", "missing") is not None:
+            continue  # typer already built one (or has no such cache)
+        plain = _plain_type(descriptor.annotation)
+        if plain is not None and descriptor.file_annotation is None:
+            param._runtime_param = _PlainRuntimeParam(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
+                kind=plain[0], is_list=plain[1])
 
 
 # --------------------------------------------------------------------------

@@ -7,9 +7,11 @@ stderr and their exit code; the parameters they name are shown as flags
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+import signal
 import sys
 from typing import Annotated
 
@@ -76,8 +78,9 @@ class _OneLineErrors(LightGroup):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.Abort:
-            sys.stderr.write("convtool: error: interrupted\n")
-            sys.exit(130)
+            message, code = interrupted_exit()
+            sys.stderr.write(f"convtool: error: {message}\n")
+            sys.exit(code)
         except _typer_compat.NoArgsIsHelpError as e:
             sys.stderr.write(e.format_message() + "\n")
             sys.exit(e.exit_code)
@@ -86,9 +89,20 @@ class _OneLineErrors(LightGroup):
             ctx = getattr(e, "ctx", None)
             if ctx is not None:
                 hint = f" (see '{ctx.command_path} --help')"
-            sys.stderr.write(f"convtool: error: {e.format_message()}{hint}\n")
+            sys.stderr.write(printable(f"convtool: error: {e.format_message()}{hint}") + "\n")
             sys.exit(e.exit_code)
         sys.exit(result if isinstance(result, int) else 0)
+
+    # typer would import pydantic to coerce option values: plain ones need not.
+    def parse_args(self, ctx, args):
+        _typer_compat.plain_coercion(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            _typer_compat.plain_coercion(command.get_params(ctx))
+        return name, command, rest
 
 
 _HELP, _EXAMPLES = split_examples("""
@@ -140,9 +154,69 @@ def render_error(message: str, params=()) -> str:
     return message
 
 
+# C0 and C1 control characters and DEL: from a file name or a file's metadata they
+# could recolour the terminal, move the cursor or forge whole lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control character escaped as Python writes it in a string.
+
+    >>> printable("a\x1b[31mred\nline.png")
+    'a\\x1b[31mred\\nline.png'
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def echo(text: str, err: bool = False) -> None:
+    """``typer.echo`` of one line, control characters escaped (see :func:`printable`).
+
+    When whoever read stderr has gone (a closed pipe), the line is dropped: progress
+    and summaries are only a report, the work and the exit code go on.
+    """
+    try:
+        typer.echo(printable(text), err=err)
+    except BrokenPipeError:
+        if not err:
+            raise
+
+
+# SIGTERM and SIGHUP stop a run as Ctrl-C does (temporary files removed, batch
+# workers stopped, summary written), with the shell's exit code 128 + signal.
+class _Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM or SIGHUP."""
+
+
+_received: dict = {"signal": None}
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _on_terminate(signum, frame):
+    if _received["signal"] is not None:
+        return  # already stopping: let the clean-up finish
+    _received["signal"] = signum
+    raise _Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP interrupt the run like Ctrl-C (call from the main thread)."""
+    for signum in _TERMINATING:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, _on_terminate)
+
+
+def interrupted_exit() -> tuple[str, int]:
+    """The message and exit code of an interrupted run: 130 for Ctrl-C, 128 + the signal."""
+    signum = _received["signal"]
+    if signum is None:
+        return "interrupted", 130
+    return f"interrupted ({signal.Signals(signum).name})", 128 + signum
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``convtool: error: message`` on stderr; return the Exit to raise."""
-    typer.echo(f"convtool: error: {message}", err=True)
+    echo(f"convtool: error: {message}", err=True)
     return typer.Exit(code)
 
 
@@ -158,7 +232,7 @@ def handles_errors(command):
         except ConvtoolError as e:
             raise fail(render_error(str(e), e.params), e.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail(*interrupted_exit()) from None
         except MemoryError:
             raise fail("out of memory: try a smaller image or kernel", 1) from None
         except Exception as e:
@@ -192,8 +266,10 @@ def main() -> None:
     """Entry point of the ``convtool`` console script (and of ``python -m convtool``)."""
     if os.environ.get(_typer_compat.complete_var("convtool")):  # a shell asks for completions
         _typer_compat.enable_completion()
+    install_signal_handlers()
     try:
         app(prog_name="convtool")
     except KeyboardInterrupt:
-        sys.stderr.write("convtool: error: interrupted\n")
-        sys.exit(130)
+        message, code = interrupted_exit()
+        sys.stderr.write(f"convtool: error: {message}\n")
+        sys.exit(code)

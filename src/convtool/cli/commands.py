@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from convtool.cli import report
-from convtool.cli.app import app, handles_errors
+from convtool.cli.app import app, echo, handles_errors, interrupted_exit
 from convtool.cli.completion import complete_kernel, complete_operator
 from convtool.cli.help import FILTER, GroupedCommand, choices_metavar, split_examples
 from convtool.cli.options import (
@@ -92,8 +92,6 @@ def _split_paths(paths: list[str]) -> tuple[str, str]:
 
 def run_filter(job, paths: list[str], settings: Settings) -> None:
     """Run a filtering command's job on INPUT OUTPUT, or on many files with --out-dir."""
-    from convtool.pipeline import process_file
-
     if settings.out_dir is not None:
         run_batch(job, paths, settings)
         return
@@ -103,16 +101,14 @@ def run_filter(job, paths: list[str], settings: Settings) -> None:
             raise UsageError(msg)
     source, target = _split_paths(paths)
     if settings.dry_run:
-        typer.echo(f"{source} -> {target}")
+        echo(f"{source} -> {target}")
         return
     if settings.skip_existing and os.path.exists(target):
-        typer.echo(f"convtool: {target}: exists, skipped (--skip-existing)", err=True)
+        echo(f"convtool: {target}: exists, skipped (--skip-existing)", err=True)
         return
     # The two-path rule: an existing OUTPUT is replaced only if convtool wrote it, or with
     # --overwrite, so `convtool blur *.png` over two photos cannot blur one onto the other.
-    result = process_file(job, source, target, save=settings.save_options(),
-                          max_pixels=settings.max_pixels, in_place=settings.in_place,
-                          overwrite=settings.overwrite or settings.in_place)
+    result = _process_scaled(job, source, target, settings)
     report.note_output(result, settings)
     if settings.verbose:
         report.report_file(job.kernel, result)
@@ -130,6 +126,47 @@ def _check_batch_options(paths: list[str], settings: Settings) -> None:
         raise UsageError(msg)
 
 
+def _process_scaled(job, source: str, target: str, settings: Settings):
+    """One file: in memory, or in tiles when asked or when it would not fit the memory budget."""
+    from convtool import scale
+    from convtool.scale import dispatch
+    from convtool.scale.tiles import parse_size
+
+    explicit = bool(settings.memory or settings.tiles or settings.scheduler)
+    if explicit:
+        scale.require_extra()  # one line naming the extra
+    memory = parse_size(settings.memory) if settings.memory else None
+    client = None
+    if settings.scheduler:
+        from convtool.scale.dask_batch import connect
+
+        client = connect(settings.scheduler)
+    try:
+        return dispatch.process_file(job, source, target, memory=memory, tiles=settings.tiles,
+                                     max_pixels=settings.max_pixels,
+                                     save=settings.save_options(), in_place=settings.in_place,
+                                     overwrite=settings.overwrite or settings.in_place,
+                                     client=client, explicit=explicit)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _executor(settings: Settings):
+    """The Dask executor for --scheduler, else None (the local pool)."""
+    if settings.memory or settings.tiles:
+        msg = "--memory and --tiles apply to one INPUT OUTPUT, not to --out-dir batches (yet)"
+        raise UsageError(msg)
+    if not settings.scheduler:
+        return None
+    from convtool import scale
+
+    scale.require_extra()
+    from convtool.scale.dask_batch import DaskExecutor
+
+    return DaskExecutor(settings.scheduler)
+
+
 def run_batch(job, paths: list[str], settings: Settings) -> None:
     """Filter many files into --out-dir: plan, refuse clashes, run, report."""
     from convtool import batch
@@ -144,17 +181,19 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
     if settings.dry_run:
         report.print_plan(plan, settings)
         return
+    executor = _executor(settings)
     batch.make_out_dir(settings.out_dir)
     stale = batch.stale_temp_files(settings.out_dir)
     if settings.verbose:
         report.report_kernel(job, settings)
     with progress(len(plan.items), quiet=settings.quiet) as on_result:
-        outcome = batch.run_batch(job, plan.items, jobs=jobs, save=settings.save_options(),
+        outcome = batch.run_batch(job, plan.items, jobs=jobs, executor=executor,
+                                  save=settings.save_options(),
                                   max_pixels=settings.max_pixels, on_result=on_result,
                                   skipped=plan.skipped)
     report.print_summary(outcome, settings, stale)
     if outcome.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(interrupted_exit()[1])
     if outcome.failed:
         raise typer.Exit(1)
 

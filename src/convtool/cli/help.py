@@ -18,9 +18,10 @@ KERNEL = "Kernel"
 IMAGE = "Image and output"
 BATCH = "Batch"
 ENGINE = "Engine"
+SCALE = "Large images and clusters (pip install 'convtool[dask]')"
 OTHER = "Other"
 #: Sections in the order a newcomer needs them: what the command does first.
-SECTIONS = ("Arguments", FILTER, KERNEL, IMAGE, BATCH, ENGINE, OTHER)
+SECTIONS = ("Arguments", FILTER, KERNEL, IMAGE, BATCH, SCALE, ENGINE, OTHER)
 
 _COLUMN_MAX = 30  # widest first column (flags and value); longer ones go on their own line
 _EXAMPLES = "Examples:"

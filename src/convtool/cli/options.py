@@ -25,9 +25,9 @@ from convtool.cli.completion import (
     complete_mode,
     complete_normalize,
 )
-from convtool.cli.help import BATCH, ENGINE, IMAGE, KERNEL, OTHER, choices_metavar
+from convtool.cli.help import BATCH, ENGINE, IMAGE, KERNEL, OTHER, SCALE, choices_metavar
 from convtool.engine.modes import METHOD_TABLE, METHODS, MODES, mode_help
-from convtool.imaging.choices import ALPHA_MODES
+from convtool.imaging.choices import ALPHA_MODES, DEPTHS, TIFF_COMPRESSIONS
 from convtool.kernels.choices import NORMALIZE_CHOICES
 
 OUTPUT = IMAGE
@@ -166,8 +166,28 @@ class Settings:
                                "With --out-dir the outputs get its extension.",
         metavar="FMT", rich_help_panel=OUTPUT, show_default=False)] = None
     quality: Annotated[int | None, typer.Option(
-        "--quality", help="JPEG, WebP or AVIF quality, 1..100. Default: Pillow's (JPEG 75, "
-                                "WebP 80).", parser=whole_number, metavar="N",
+        "--quality", help="JPEG, WebP, AVIF or JPEG-compressed TIFF quality, 1..100. Default: "
+                          "a JPEG input's own tables; else Pillow's (JPEG 75, WebP 80).",
+        parser=whole_number, metavar="N", rich_help_panel=OUTPUT, show_default=False)] = None
+    compression: Annotated[str | None, typer.Option(
+        "--compression", metavar="NAME",
+        help=f"TIFF compression: {one_of(TIFF_COMPRESSIONS)}. Default: a "
+                              "TIFF input's own (a G4 fax stays G4 while it stays bilevel, else "
+                              "deflate); other inputs: none. group3/group4 hold bilevel images "
+                              "(--keep-palette), jpeg 8-bit ones (takes --quality).",
+        rich_help_panel=OUTPUT, show_default=False)] = None
+    background: Annotated[str | None, typer.Option(
+        "--background", metavar="COLOR",
+        help="Flatten transparency onto this colour (a name such as white, or "
+                             "#rrggbb) before writing, as formats without alpha (JPEG, BMP, "
+                             "PPM) need. Default: keep alpha; such formats then refuse it.",
+        rich_help_panel=OUTPUT, show_default=False)] = None
+    depth: Annotated[int | None, typer.Option(
+        "--depth", metavar=choices_metavar(map(str, DEPTHS)),
+        help=f"{one_of(map(str, DEPTHS))}: write 16-bit and float images with 8 "
+                        "bits per channel, as JPEG, WebP and other 8-bit formats need (floats "
+                        "are taken on the 0..1 scale). Default: keep the depth; 8-bit formats "
+                        "then refuse such images.",
         rich_help_panel=OUTPUT, show_default=False)] = None
     compress_level: Annotated[int | None, typer.Option(
         "--compress-level", help="PNG zlib level, 0 (none, fastest) to 9 (smallest, slowest). "
@@ -237,6 +257,27 @@ class Settings:
         "--json", help="Write a JSON report to stdout: a summary and one record per file "
                        "(input, output, status, error, seconds).", rich_help_panel=BATCH)] = False
 
+    # Images larger than memory, and clusters (convtool.scale).
+    memory: Annotated[str | None, typer.Option(
+        "--memory", metavar="SIZE",
+        help="Memory the filtering may take, e.g. 2GB or 512MB. An image whose "
+                         "in-memory filtering would take more is filtered in tiles (the output "
+                         "must then be a .tif: a tiled BigTIFF, written tile by tile). "
+                         "Default: a quarter of this machine's memory.",
+        rich_help_panel=SCALE, show_default=False)] = None
+    tiles: Annotated[int | None, typer.Option(
+        "--tiles", metavar="N",
+        help="Filter in tiles of this many pixels square, whatever the image's "
+                        "size (the output is a tiled BigTIFF). The result is the same as in "
+                        "memory, sample for sample.", rich_help_panel=SCALE,
+        show_default=False)] = None
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", metavar="ADDRESS", envvar="CONVTOOL_SCHEDULER",
+        help="Run on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 (or set "
+             "CONVTOOL_SCHEDULER). With --out-dir the files are shared out among the "
+             "workers; for one image its tiles are. Workers must see the same files at the "
+             "same paths.", rich_help_panel=SCALE, show_default=False)] = None
+
     verbose: Annotated[bool, typer.Option(
         "-v", "--verbose", help="Print the kernel size, the chosen method and the time "
                                 "to stderr (for --out-dir: the kernel once, before the "
@@ -255,7 +296,9 @@ class Settings:
 
         return SaveOptions(format=self.format, quality=self.quality,
                            compress_level=self.compress_level,
-                           keep_palette=self.keep_palette, no_clobber=self.no_clobber)
+                           keep_palette=self.keep_palette, no_clobber=self.no_clobber,
+                           compression=self.compression, background=self.background,
+                           depth=self.depth)
 
 
 @functools.cache

@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-import typer
-
-from convtool.cli.app import render_error
+from convtool.cli.app import echo, render_error
 
 
 class PlainProgress:
@@ -27,7 +25,7 @@ class PlainProgress:
             line = f"{where} {result.source} -> {result.target} ({result.seconds:.2f} s)"
         else:
             line = f"{where} {result.status}: {render_error(result.error, result.error_params)}"
-        typer.echo(f"convtool: {line}", err=True)
+        echo(f"convtool: {line}", err=True)
 
 
 def progress(total: int, *, quiet: bool = False):

@@ -11,7 +11,7 @@ import os
 
 import typer
 
-from convtool.cli.app import debugging, render_error
+from convtool.cli.app import debugging, echo, interrupted_exit, render_error
 from convtool.cli.options import Settings
 
 _NOT_DONE_LISTED = 10  # after Ctrl-C, the files not done are named up to this many
@@ -35,29 +35,30 @@ def print_plan(plan, settings: Settings) -> None:
         print_json(plan.to_dict())
         return
     for r in plan.skipped:
-        typer.echo(f"{r.source}: skipped: {r.error}")
+        echo(f"{r.source}: skipped: {r.error}")
     for source, target in plan.items:
-        typer.echo(f"{source} -> {target}")
+        echo(f"{source} -> {target}")
     if not settings.quiet:
-        typer.echo(f"convtool: dry run: {len(plan.items)} file(s) to filter, "
+        echo(f"convtool: dry run: {len(plan.items)} file(s) to filter, "
                    f"{len(plan.skipped)} skipped", err=True)
 
 
 def _print_failures(report) -> None:
     for result in report.failed:
-        typer.echo(failure_line(result), err=True)
+        echo(failure_line(result), err=True)
         if result.traceback and debugging():
-            typer.echo(result.traceback.rstrip("\n"), err=True)
+            for line in result.traceback.rstrip("\n").splitlines():
+                echo(line, err=True)
 
 
 def _print_not_done(report) -> None:
-    typer.echo(f"convtool: interrupted: {report.count('interrupted')} file(s) not done; "
+    echo(f"convtool: {interrupted_exit()[0]}: {report.count('interrupted')} file(s) not done; "
                "run again with --skip-existing to finish", err=True)
     not_done = report.not_done()
     for source in not_done[:_NOT_DONE_LISTED]:
-        typer.echo(f"convtool: not done: {source}", err=True)
+        echo(f"convtool: not done: {source}", err=True)
     if len(not_done) > _NOT_DONE_LISTED:
-        typer.echo(f"convtool: ... and {len(not_done) - _NOT_DONE_LISTED} more "
+        echo(f"convtool: ... and {len(not_done) - _NOT_DONE_LISTED} more "
                    "(--json lists them all)", err=True)
 
 
@@ -72,10 +73,10 @@ def print_summary(report, settings: Settings, stale) -> None:
         return
     done = report.count("done")
     rate = f", {done / report.seconds:.1f} files/s" if done and report.seconds > 0 else ""
-    typer.echo(f"convtool: {done} done, {report.count('skipped')} skipped, "
+    echo(f"convtool: {done} done, {report.count('skipped')} skipped, "
                f"{len(report.failed)} failed in {report.seconds:.1f} s{rate}", err=True)
     if stale:
-        typer.echo(f"convtool: note: {len(stale)} temporary file(s) from an earlier run that was "
+        echo(f"convtool: note: {len(stale)} temporary file(s) from an earlier run that was "
                    f"killed are in {settings.out_dir} ({os.path.basename(stale[0])}, ...); "
                    "they are safe to delete", err=True)
 
@@ -85,7 +86,7 @@ def report_file(kernel, result) -> None:
     kh, kw = (1, *kernel.shape) if len(kernel.shape) == 1 else kernel.shape
     h, w, c = result.shape
     kind = "separable" if kernel.separable else "non-separable"
-    typer.echo(f"convtool: {result.source}: {kernel.name}, {kw}x{kh} kernel ({kind}), "
+    echo(f"convtool: {result.source}: {kernel.name}, {kw}x{kh} kernel ({kind}), "
                f"{w}x{h} image with {c} channel(s), method {result.method}, "
                f"{result.seconds:.3f} s", err=True)
 

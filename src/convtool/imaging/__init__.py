@@ -15,13 +15,17 @@ I;16, I;16B, ... (16-bit)  I;16         float32, 16-bit values / 65535 (0..1)
 I (32-bit integer)         I            float64, raw values (float64 holds every
                                         32-bit integer exactly)
 F (32-bit float)           F            float32, raw values (negative, > 1, ...)
+RGB/RGBA/LA, 16 bits       RGB;16,      float32, 16-bit values / 65535 (0..1)
+per channel (PNG, TIFF)    RGBA;16,
+                           LA;16
+float RGB (TIFF)           RGB;F        float32, raw values
 =========================  ===========  ==========================================
 
 So options on the 0..1 scale (``cval``, a bias) mean the same at 8 and 16 bits.
 Writing scales back, rounds to nearest and clips to the type's range; float
-images stay float. Colour images with 16 bits per channel are refused:
-Pillow decodes them to 8 bits, and silently dropping the low bits is what this
-module exists to prevent.
+images stay float. Pillow holds colour with 8 bits per channel only: the last
+three rows are read and written by :mod:`~convtool.imaging.deep` (libpng and
+tifffile, the optional ``16bit`` extra), never silently reduced to 8 bits.
 
 Alpha (:data:`ALPHA_MODES`) and linear light are pixel operations applied
 around a convolution by :func:`filter_space` and :func:`image_space`.
@@ -46,6 +50,13 @@ module              job
                     :func:`image_space`, :func:`normalize_alpha`
 ``metadata``        ICC, EXIF, DPI, XMP, text and animation carried along;
                     :func:`written_by_convtool` (the Software mark)
+``encoder``         the input's encoder settings kept: JPEG tables, TIFF
+                    compression
+``convert``         ``--background`` (flatten alpha), ``--depth 8``
+``deep``            16-bit colour and float RGB, beside Pillow; through
+``png16``           (libpng, via imagecodecs) and ``tiff`` (tifffile)
+``_codecs``         importing those optional codecs; keeping C libraries'
+                    own messages off stderr
 ``_pillow_compat``  every use of Pillow's private API
 ==================  ==========================================================
 """
@@ -65,6 +76,9 @@ _EXPORTS = {
     "FORMAT_EXTENSIONS": "convtool.imaging.choices",
     "FORMAT_ALIASES": "convtool.imaging.choices",
     "QUALITY_FORMATS": "convtool.imaging.choices",
+    "TIFF_COMPRESSIONS": "convtool.imaging.choices",
+    "DEPTHS": "convtool.imaging.choices",
+    "DEEP_MODES": "convtool.imaging.model",
     "TEMP_PREFIX": "convtool.imaging.choices",
     "TEMP_SUFFIX": "convtool.imaging.choices",
     "TEMP_PATTERN": "convtool.imaging.choices",

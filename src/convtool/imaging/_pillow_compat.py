@@ -10,16 +10,22 @@ what                   why
 ``im._tile_size``      a TIFF's stored (not rotated) size, Pillow >= 11
 ``im._size``           set to it, so Pillow does not rotate while loading
 ``im.tile[0].args``    the raw mode a frame is decoded with (16-bit colour)
+``im.tile[0]``         a PPM's maximum value and where its pixels start
+                       (Pillow reduces 16-bit PPM colour to 8 bits)
 =====================  ===================================================
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
+# Raw modes of 16 bits per pixel (5-6-5, 5-5-5), not per channel.
+_PACKED_16 = ("RGB;16", "BGR;16", "RGB;15", "BGR;15", "RGBA;15", "BGRA;15", "RGBA;16",
+              "BGRA;16", "RGB;4B", "RGBA;4B")
 #: Private attributes of ``PIL.TiffImagePlugin.TiffImageFile`` read or written here.
 TIFF_PRIVATE_ATTRIBUTES = ("_tile_size", "_size")
 #: EXIF / TIFF tag number of the orientation.
@@ -36,6 +42,20 @@ def rawmode(im: PILImage.Image) -> str:
     return args if isinstance(args, str) else ""
 
 
+def sixteen_bits_per_channel(raw: str) -> bool:
+    """True for a raw mode with 16 bits in each channel ("RGB;16B", "LA;16L", "I;16B"...).
+
+    Not for the 16-bit *pixels* of RGB565 and RGB555 ("BGR;16", "RGB;15"):
+    Pillow widens those to 8 bits per channel without losing anything.
+    """
+    return re.search(r";16[BLN]?S?$", raw) is not None and raw not in _PACKED_16
+
+
+def unsigned_16_bit_grey(raw: str) -> bool:
+    """True for a raw mode of unsigned 16-bit greyscale that Pillow opens as mode ``I``."""
+    return raw in ("I;16", "I;16B", "I;16L", "I;16N")
+
+
 def keep_tiff_layout(im: PILImage.Image) -> None:
     """Stop Pillow from turning a TIFF upright while loading it.
 
@@ -50,3 +70,18 @@ def keep_tiff_layout(im: PILImage.Image) -> None:
     im.getexif().pop(ORIENTATION, None)
     im.tag_v2.pop(ORIENTATION, None)
     im._size = tile_size
+
+
+def ppm_layout(im: PILImage.Image) -> tuple[int, int, bool] | None:
+    """(maximum value, offset of the pixels, plain text?) of an opened PPM, or None.
+
+    Pillow's PPM decoder scales colour with a maximum value above 255 down to
+    8 bits; convtool reads such files itself from where Pillow found the pixels.
+    """
+    if im.format != "PPM" or not im.tile:
+        return None
+    tile = im.tile[0]
+    args = tile.args
+    if not (isinstance(args, tuple) and len(args) == 2 and isinstance(args[1], int)):
+        return None
+    return args[1], tile.offset, tile.codec_name == "ppm_plain"

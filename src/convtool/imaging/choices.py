@@ -24,8 +24,11 @@ STDIO = "-"
 #: The extension an output gets for a format; other formats take Pillow's first one.
 FORMAT_EXTENSIONS: dict[str, str] = {
     "JPEG": ".jpg", "TIFF": ".tif", "PNG": ".png", "WEBP": ".webp",
-    "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2",
+    "BMP": ".bmp", "GIF": ".gif", "JPEG2000": ".jp2", "MPO": ".mpo",
 }
+#: Extensions Pillow reads and writes but does not register (MPO is found by
+#: the JPEG plugin): they count as images in folders and name an output format.
+EXTRA_EXTENSIONS: dict[str, str] = {".mpo": "MPO"}
 #: Short names accepted for a format, as file extensions spell them.
 FORMAT_ALIASES: dict[str, str] = {"JPG": "JPEG", "TIF": "TIFF"}
 #: Extensions of formats that Pillow reads or writes only with a plugin this
@@ -40,7 +43,30 @@ QUALITY_FORMATS: tuple[str, ...] = ("JPEG", "WEBP", "AVIF")
 FORMATS_FOR_MODE: dict[str, str] = {
     "LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "CMYK": "JPEG or TIFF",
     "I;16": "PNG or TIFF", "I": "TIFF", "F": "TIFF",
+    "RGB;16": "PNG, TIFF or PPM", "RGBA;16": "PNG or TIFF", "LA;16": "PNG or TIFF", "RGB;F": "TIFF",
 }
+
+#: TIFF compressions convtool writes (``--compression``): a TIFF input keeps
+#: its own unless told otherwise. ``group3``/``group4`` (fax) hold bilevel
+#: images only, ``jpeg`` 8-bit greyscale, RGB and CMYK (lossy; takes --quality).
+TIFF_COMPRESSIONS: tuple[str, ...] = ("none", "lzw", "deflate", "zip", "jpeg", "packbits",
+                                      "group3", "group4", "zstd", "lzma")
+#: Other names for a TIFF compression.
+TIFF_COMPRESSION_ALIASES: dict[str, str] = {"zip": "deflate"}
+#: Bit depths ``--depth`` reduces an image to (16-bit and float images to 8 bits).
+DEPTHS: tuple[int, ...] = (8,)
+
+#: What a format cannot hold and Pillow would drop or convert without a word:
+#: ``alpha`` (an alpha channel), ``deep`` (more than 8 bits per channel: 16-bit,
+#: 32-bit integer and float images), ``cmyk``. Such writes are refused
+#: (:func:`convtool.imaging.formats.check_can_hold`). Formats whose encoder
+#: refuses on its own are not listed.
+FORMAT_LIMITS: dict[str, tuple[str, ...]] = {
+    "BMP": ("alpha",), "PPM": ("alpha",),
+    "WEBP": ("deep", "cmyk"), "AVIF": ("deep", "cmyk"), "GIF": ("deep", "cmyk"),
+}
+#: Formats whose frames may differ in size (pages rather than an animation).
+PAGED_FORMATS: tuple[str, ...] = ("TIFF", "MPO")
 
 #: An output is written to a hidden file named so, then renamed into place.
 TEMP_PREFIX, TEMP_SUFFIX = ".convtool-", ".tmp"

@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 
 from convtool.errors import ImageWriteError, UsageError
 from convtool.imaging.choices import (
+    EXTRA_EXTENSIONS,
     FORMAT_ALIASES,
     FORMAT_EXTENSIONS,
     PLUGIN_FORMATS,
@@ -28,11 +29,10 @@ def output_format(path, format: str | None = None) -> str:
     ('JPEG', 'TIFF')
     """
     path = os.fspath(path)
-    PILImage.init()
     if format:
         name = format.strip().upper()
         name = FORMAT_ALIASES.get(name, name)
-        if name not in PILImage.SAVE:
+        if name not in _save_formats(name):
             known = ", ".join(sorted(f.lower() for f in PILImage.SAVE))
             msg = f"unknown output format {format!r}: choose one of {known}"
             raise UsageError(msg)
@@ -41,23 +41,44 @@ def output_format(path, format: str | None = None) -> str:
         msg = "writing to stdout ('-') needs format, e.g. format png"
         raise UsageError(msg, params=("format",))
     ext = os.path.splitext(path)[1].lower()
-    formats = PILImage.registered_extensions()
-    if ext in PLUGIN_FORMATS and formats.get(ext) not in PILImage.SAVE:
+    formats = {**EXTRA_EXTENSIONS, **_extensions(ext)}
+    writable = ext in formats and formats[ext] in _save_formats(formats[ext])
+    if ext in PLUGIN_FORMATS and not writable:
         msg = (f"{path}: {PLUGIN_FORMATS[ext]} is not supported by this install; "
                "use .png, .jpg, .tif, .webp, ... or install the plugin")
         raise UsageError(msg)
-    if ext not in formats or formats[ext] not in PILImage.SAVE:
+    if not writable:
         msg = (f"{path}: cannot tell which image type to write from the extension "
                f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or pass format")
         raise UsageError(msg, params=("format",))
     return formats[ext]
 
 
+# Pillow's preinit() registers only BMP, GIF, JPEG, PPM and PNG; init() imports
+# every other plugin too (~40 modules, 30-100 ms of a small image's run). Both
+# are public API, as are the registries they fill (Image.EXTENSION, Image.SAVE):
+# the common formats are found after preinit(), anything else after init().
+
+
+def _extensions(ext: str) -> dict:
+    PILImage.preinit()
+    if ext not in PILImage.EXTENSION:
+        PILImage.init()
+    return PILImage.EXTENSION
+
+
+def _save_formats(name: str) -> dict:
+    PILImage.preinit()
+    if name not in PILImage.SAVE:
+        PILImage.init()
+    return PILImage.SAVE
+
+
 def readable_extensions() -> frozenset[str]:
     """File extensions (lower case, with the dot) of the formats Pillow can read."""
     PILImage.init()
     return frozenset(ext for ext, fmt in PILImage.registered_extensions().items()
-                     if fmt in PILImage.OPEN)
+                     if fmt in PILImage.OPEN) | frozenset(EXTRA_EXTENSIONS)
 
 
 def extension_for(fmt: str) -> str:
@@ -87,14 +108,25 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     path = os.fspath(path)
     fmt = output_format(path, options.format)
     _check_extension_agrees(path, fmt, options.format)
-    if options.quality is not None and fmt not in QUALITY_FORMATS:
-        msg = (f"quality applies to JPEG, WebP and AVIF, not {fmt}"
+    if options.quality is not None and fmt not in (*QUALITY_FORMATS, "TIFF"):
+        msg = (f"quality applies to JPEG, WebP, AVIF and JPEG-compressed TIFF, not {fmt}"
                + ("; PNG takes compress_level" if fmt == "PNG" else ""))
         raise UsageError(msg, params=("quality", "compress_level"))
+    if options.quality is not None and options.compression not in (None, "jpeg"):
+        msg = (f"quality applies to TIFF only when it is JPEG-compressed, not with "
+               f"compression {options.compression}")
+        raise UsageError(msg, params=("quality", "compression"))
+    if options.compression is not None and fmt != "TIFF":
+        msg = (f"compression applies to TIFF, not {fmt}"
+               + ("; PNG takes compress_level" if fmt == "PNG" else ""))
+        raise UsageError(msg, params=("compression", "compress_level"))
     if options.compress_level is not None and fmt != "PNG":
         msg = f"compress_level applies to PNG, not {fmt}"
         raise UsageError(msg, params=("compress_level",))
     if path == STDIO:
+        if sys.stdout is None:
+            msg = "<stdout>: standard output is closed; redirect it or name an output file"
+            raise ImageWriteError(msg)
         if sys.stdout.isatty():
             msg = "refusing to write image bytes to a terminal: redirect stdout or name a file"
             raise UsageError(msg)
@@ -134,7 +166,90 @@ def _check_replaceable(path: str) -> None:
     if stat.S_ISDIR(st.st_mode):
         msg = f"{path}: is a folder, not an output file"
         raise ImageWriteError(msg)
+    refuse_special(path, st.st_mode)
     if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
         msg = (f"{path}: the existing output is read-only; convtool does not replace it "
                "(make it writable or remove it first)")
         raise ImageWriteError(msg)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file of ``mode`` is when convtool must not write it: None for files,
+    character devices and FIFOs (written directly), else "block device", "socket", ..."""
+    if stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return None
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def refuse_special(path: str, mode: int) -> None:
+    """Refuse an output that is a block device, a socket or another special file."""
+    kind = special_kind(mode)
+    if kind is not None and not stat.S_ISDIR(mode):
+        msg = (f"{path}: is a {kind}, not a regular file; convtool writes files, character "
+               "devices (such as /dev/null) and FIFOs")
+        raise ImageWriteError(msg)
+
+
+# Why each limit of FORMAT_LIMITS refuses, and where the image can go instead.
+_LIMIT_REASONS = {
+    "alpha": ("cannot store an alpha channel", "PNG, TIFF or WebP"),
+    "deep": ("holds 8 bits per channel", "PNG or TIFF"),
+    "cmyk": ("cannot store CMYK", "JPEG or TIFF"),
+}
+
+# The conversion the user can ask for instead (SaveOptions fields; the CLI's flags).
+_LIMIT_OPTIONS = {
+    "alpha": ("background COLOR to flatten it", ("background",)),
+    "deep": ("depth 8 to write 8 bits per channel", ("depth",)),
+}
+
+
+def _limits_hit(mode: str) -> set[str]:
+    from convtool.imaging.model import FULL_SCALE
+
+    hit = set()
+    if mode in ("LA", "RGBA", "LA;16", "RGBA;16"):
+        hit.add("alpha")
+    if FULL_SCALE.get(mode, 255.0) != 255.0:
+        hit.add("deep")
+    if mode == "CMYK":
+        hit.add("cmyk")
+    return hit
+
+
+def check_can_hold(image, fmt: str, name: str) -> None:
+    """Refuse to write ``image`` as ``fmt`` if the format would silently lose part of it.
+
+    Alpha in BMP or PPM, 16-bit or float values in WebP, AVIF or GIF, CMYK in
+    WebP, AVIF or GIF (:data:`~convtool.imaging.choices.FORMAT_LIMITS`), and
+    frames of different sizes in any format but TIFF and MPO. Conversions the user asks
+    for are applied before this check, which then sees their result.
+
+    Raises
+    ------
+    UsageError
+        One line naming the format, what it cannot hold and where it fits.
+    """
+    from convtool.imaging.choices import FORMAT_LIMITS, PAGED_FORMATS
+
+    frames = image.frames
+    for limit in FORMAT_LIMITS.get(fmt, ()):
+        if limit in _limits_hit(image.mode):
+            reason, where = _LIMIT_REASONS[limit]
+            detail = f" (this image is mode {image.mode})" if limit == "deep" else ""
+            option, params = _LIMIT_OPTIONS.get(limit, ("", ()))
+            if limit == "deep" and image.mode == "I":  # 32-bit integers have no 8-bit scale
+                option, params = "", ()
+            msg = (f"{name}: {fmt} {reason}{detail}; convtool refuses rather than drop it: "
+                   f"choose {where}" + (f", or add {option}" if option else ""))
+            raise UsageError(msg, params=params)
+    sizes = {f.pixels.shape[:2] for f in frames}
+    if len(sizes) > 1 and fmt not in PAGED_FORMATS:
+        shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3])
+        msg = (f"{name}: the {len(frames)} pages have different sizes ({shown}) and {fmt} "
+               "frames share one size; write TIFF to keep them all")
+        raise UsageError(msg)

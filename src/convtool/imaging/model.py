@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from convtool.errors import UsageError
+from convtool.imaging.choices import DEPTHS, TIFF_COMPRESSION_ALIASES, TIFF_COMPRESSIONS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -17,13 +18,19 @@ if TYPE_CHECKING:
 FULL_SCALE: dict[str, float | None] = {
     "L": 255.0, "LA": 255.0, "RGB": 255.0, "RGBA": 255.0, "CMYK": 255.0,
     "I;16": 65535.0, "I": None, "F": None,
+    "RGB;16": 65535.0, "RGBA;16": 65535.0, "LA;16": 65535.0, "RGB;F": None,
 }
+#: Colour modes Pillow cannot hold (16 bits per channel, float RGB): read and
+#: written by :mod:`convtool.imaging.png16` and :mod:`convtool.imaging.tiff`.
+DEEP_MODES = ("RGB;16", "RGBA;16", "LA;16", "RGB;F")
+#: Modes whose last channel is alpha.
+ALPHA_CHANNEL_MODES = ("LA", "RGBA", "LA;16", "RGBA;16")
 EIGHT_BIT_MODES = ("L", "LA", "RGB", "RGBA", "CMYK")
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 # Modes Pillow converts losslessly to one of ours.
 CONVERTED_MODES = {"1": "L", "RGBX": "RGB", "La": "LA", "RGBa": "RGBA", "PA": "RGBA"}
 # Modes whose values are gamma-encoded (sRGB), so --linear applies.
-GAMMA_MODES = ("L", "LA", "RGB", "RGBA", "I;16")
+GAMMA_MODES = ("L", "LA", "RGB", "RGBA", "I;16", "RGB;16", "RGBA;16", "LA;16")
 
 
 @dataclass
@@ -36,12 +43,19 @@ class Image:
         float32 (float64 for mode ``I``); 0..1 for 8- and 16-bit images,
         raw values for ``I`` and ``F``. See the module docstring.
     mode : str
-        Pillow mode the pixels are written back as: ``L``, ``LA``, ``RGB``,
-        ``RGBA``, ``CMYK``, ``I;16``, ``I`` or ``F``.
+        Mode the pixels are written back as: Pillow's ``L``, ``LA``, ``RGB``,
+        ``RGBA``, ``CMYK``, ``I;16``, ``I`` or ``F``, or one Pillow cannot
+        hold (:data:`DEEP_MODES`): ``RGB;16``, ``RGBA;16``, ``LA;16`` (16 bits
+        per channel) and ``RGB;F`` (float RGB, TIFF only).
     info : dict
         Metadata to carry to the output: ``icc_profile``, ``exif``, ``dpi``,
         ``xmp``, ``text`` (PNG text chunks), ``duration``, ``loop``, ``comment``,
-        ``lossless`` (a lossless WebP input, written lossless to WebP).
+        ``lossless`` (a lossless WebP input, written lossless to WebP),
+        ``default_image`` (on frame 0 of an APNG whose first image is not part
+        of the animation; see :mod:`convtool.imaging.multi`), and the input's
+        encoder settings, kept when the format stays the same:
+        ``quantization``, ``subsampling``, ``progressive`` (JPEG),
+        ``compression``, ``predictor`` (TIFF).
     format : str or None
         The format the image was read from, e.g. ``"PNG"``.
     source_mode : str or None
@@ -65,8 +79,8 @@ class Image:
 
     @property
     def has_alpha(self) -> bool:
-        """True when the last channel is alpha (modes ``LA`` and ``RGBA``)."""
-        return self.mode in ("LA", "RGBA")
+        """True when the last channel is alpha (``LA``, ``RGBA``, ``LA;16``, ``RGBA;16``)."""
+        return self.mode in ALPHA_CHANNEL_MODES
 
     @property
     def frames(self) -> tuple[Image, ...]:
@@ -91,6 +105,17 @@ class SaveOptions:
         colours) and bilevel (``1``) inputs as ``1`` (thresholded at 50%).
     no_clobber : bool
         Refuse to replace an existing output file (:class:`ImageWriteError`).
+    compression : str or None
+        TIFF compression (:data:`~convtool.imaging.choices.TIFF_COMPRESSIONS`);
+        None: the input's own for a TIFF input, else none.
+    background : str or None
+        A colour (a name such as ``"white"``, or ``#rrggbb``) to flatten alpha
+        onto before writing; None: alpha is kept (and refused by formats
+        without it).
+    depth : int or None
+        8: write 16-bit and float images with 8 bits per channel, as formats
+        such as JPEG need; None: keep the image's depth (and refuse formats
+        that cannot hold it).
     """
 
     format: str | None = None
@@ -98,6 +123,9 @@ class SaveOptions:
     compress_level: int | None = None
     keep_palette: bool = False
     no_clobber: bool = False
+    compression: str | None = None
+    background: str | None = None
+    depth: int | None = None
 
     def __post_init__(self):
         if self.quality is not None and not 1 <= self.quality <= 100:
@@ -106,3 +134,17 @@ class SaveOptions:
         if self.compress_level is not None and not 0 <= self.compress_level <= 9:
             msg = f"compress-level must be a whole number from 0 to 9, got {self.compress_level}"
             raise UsageError(msg)
+        if self.compression is not None:
+            name = self.compression.strip().lower()
+            if name not in TIFF_COMPRESSIONS:
+                msg = (f"compression {self.compression!r} is not one a TIFF can have: choose "
+                       f"one of {', '.join(TIFF_COMPRESSIONS)}")
+                raise UsageError(msg, params=("compression",))
+            object.__setattr__(self, "compression", TIFF_COMPRESSION_ALIASES.get(name, name))
+        if self.depth is not None and self.depth not in DEPTHS:
+            msg = f"depth must be {' or '.join(map(str, DEPTHS))}, got {self.depth}"
+            raise UsageError(msg, params=("depth",))
+        if self.background is not None:
+            from convtool.imaging.convert import parse_colour
+
+            parse_colour(self.background)

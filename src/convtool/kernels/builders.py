@@ -249,6 +249,9 @@ def log_kernel(sigma: float, radius: int | None = None) -> Kernel:
     check_taps((g.size, g.size), "log")
     r = g.size // 2
     x = np.arange(-r, r + 1, dtype=np.float64)
+    if sigma**4 == 0.0:  # sigma**4 underflows: the formula divides 0 by 0
+        msg = f"log: sigma {sigma:g} is too small (sigma**4 underflows to 0)"
+        raise UsageError(msg)
     g2 = g * (x * x - sigma * sigma) / sigma**4
     g2 -= g2.sum() * g
     array = np.outer(g2, g) + np.outer(g, g2)

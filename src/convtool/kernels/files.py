@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import stat
 
 import numpy as np
 
 from convtool.errors import KernelError
 from convtool.kernels.model import MAX_KERNEL_SIDE, MAX_KERNEL_TAPS, Kernel, check_taps
+
+# What the largest allowed kernel needs, so that reading a file is bounded:
+# a number written out takes at most ~25 characters ("-1.2345678901234567e-308")
+# and a separator; comments and blank lines get a margin.
+TEXT_BYTES_PER_VALUE = 32
+TEXT_MARGIN = 1024 * 1024
+MAX_TEXT_BYTES = MAX_KERNEL_TAPS * TEXT_BYTES_PER_VALUE + TEXT_MARGIN
+MAX_LINE_CHARS = MAX_KERNEL_SIDE * TEXT_BYTES_PER_VALUE + 64 * 1024
+# .npy: at most 16 bytes a value (float128), and the header.
+MAX_NPY_BYTES = MAX_KERNEL_TAPS * 16 + 64 * 1024
 
 
 def parse_rows(lines, source: str, unit: str = "line") -> np.ndarray:
@@ -121,19 +133,64 @@ def load_kernel(path) -> Kernel:
     return _load_text(path)
 
 
+@contextlib.contextmanager
+def _open_regular(path: str, limit: int, text: bool):
+    """Open a kernel file, refusing devices, FIFOs and sockets and files over ``limit`` bytes.
+
+    Opened without blocking (a FIFO with no writer would wait forever), then
+    checked on the open file itself, so nothing can be swapped in between.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        msg = f"kernel file {path}: cannot read it ({e.strerror or e})"
+        raise KernelError(msg) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            msg = (f"kernel file {path}: not a regular file (a device, FIFO or socket); "
+                   "kernels are read from files")
+            raise KernelError(msg)
+        if st.st_size > limit:
+            msg = (f"kernel file {path}: {st.st_size:,} bytes, more than the {limit:,} that a "
+                   f"kernel of at most {MAX_KERNEL_TAPS:,} values needs")
+            raise KernelError(msg)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, encoding="utf-8") if text else open(fd, "rb") as f:
+        yield f
+
+
+def _bounded_lines(f, path: str):
+    """(number, line) of a text file, refusing a line longer than any kernel row needs."""
+    number = 0
+    while True:
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            msg = (f"kernel file {path}, line {number}: longer than {MAX_LINE_CHARS:,} "
+                   f"characters, more than a row of at most {MAX_KERNEL_SIDE} values needs")
+            raise KernelError(msg)
+        yield number, line
+
+
 def _load_npy(path: str) -> Kernel:
     """A ``.npy`` array of real numbers, 1-D (one row) or 2-D."""
     try:
-        with open(path, "rb") as f:
-            # Read the header's shape first, to refuse a huge kernel before
+        with _open_regular(path, MAX_NPY_BYTES, text=False) as f:
+            # Read the header first, to refuse a huge or wrong kernel before
             # allocating it.
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
-                shape, _, _ = np.lib.format.read_array_header_1_0(f)
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
             else:
-                shape, _, _ = np.lib.format.read_array_header_2_0(f)
-            if len(shape) in (1, 2):
-                check_taps(shape, f"kernel file {path}")
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            _check_npy_header(path, shape, dtype)
             f.seek(0)
             a = np.load(f, allow_pickle=False)
     except KernelError:
@@ -141,27 +198,32 @@ def _load_npy(path: str) -> Kernel:
     except (OSError, ValueError) as e:
         msg = f"kernel file {path}: not a readable .npy file ({e})"
         raise KernelError(msg) from None
-    if a.dtype.kind not in "biuf":
-        msg = f"kernel file {path}: holds {a.dtype} values, not real numbers"
-        raise KernelError(msg)
-    if a.ndim not in (1, 2):
-        msg = f"kernel file {path}: holds a {a.ndim}-D array; kernels are 1-D or 2-D"
-        raise KernelError(msg)
+    _check_npy_header(path, a.shape, a.dtype)
     if a.ndim == 1:
         a = a[np.newaxis, :]
     check_taps(a.shape, path)
     return Kernel(a.astype(np.float64), name=os.path.basename(path))
 
 
+def _check_npy_header(path: str, shape, dtype) -> None:
+    if dtype.kind not in "biuf":
+        msg = f"kernel file {path}: holds {dtype} values, not real numbers"
+        raise KernelError(msg)
+    if len(shape) not in (1, 2):
+        msg = f"kernel file {path}: holds a {len(shape)}-D array; kernels are 1-D or 2-D"
+        raise KernelError(msg)
+    check_taps(shape, f"kernel file {path}")
+
+
 def _load_text(path: str) -> Kernel:
     """A text or CSV file of rows, or a libvips ``.mat`` matrix."""
     is_mat = path.lower().endswith(".mat")
     try:
-        with open(path, encoding="utf-8") as f:
+        with _open_regular(path, MAX_TEXT_BYTES, text=True) as f:
             if is_mat:  # a header line, then the rows: small by its own declaration
-                return _parse_mat(f.read(), path)
+                return _parse_mat(f.read(MAX_TEXT_BYTES), path)
             # Parsed line by line, so a huge file is refused early (see parse_rows).
-            array = parse_rows(enumerate(f, 1), f"kernel file {path}")
+            array = parse_rows(_bounded_lines(f, path), f"kernel file {path}")
     except UnicodeDecodeError:
         msg = (f"kernel file {path}: not a text file of numbers (nor a .npy file; "
                ".mat files must be libvips text matrices, not MATLAB files)")

@@ -57,6 +57,7 @@ class Kernel:
         if not np.all(np.isfinite(a)):
             msg = f"{name}: kernel contains NaN or infinite values"
             raise KernelError(msg)
+        _check_no_overflow(a, name)
         a.setflags(write=False)
         pending, known = None, None
         if factors is None:
@@ -120,7 +121,28 @@ class Kernel:
     def scaled(self, factor: float) -> Kernel:
         """This kernel with every value multiplied by ``factor``."""
         factors = derived_factors(self, functools.partial(_scale_first, factor))
-        return Kernel(self.array * factor, name=self.name, factors=factors, offset=self.offset)
+        with np.errstate(over="ignore"):
+            array = self.array * factor
+        if not np.all(np.isfinite(array)):
+            msg = f"{self.name}: multiplying the weights by {factor:g} overflows"
+            raise KernelError(msg)
+        return Kernel(array, name=self.name, factors=factors, offset=self.offset)
+
+
+def _check_no_overflow(a: np.ndarray, name: str) -> None:
+    """Refuse weights whose absolute sum overflows float64 (e.g. '1e308 1e308 1e308').
+
+    Every later step (normalising, the response bound, the convolution) sums them.
+    """
+    peak = float(np.abs(a).max())
+    if peak * a.size <= np.finfo(np.float64).max:
+        return
+    try:
+        math.fsum(np.abs(a).ravel().tolist())
+    except OverflowError:
+        msg = (f"{name}: the weights are too large: their sum overflows "
+               f"(beyond {np.finfo(np.float64).max:.3g})")
+        raise KernelError(msg) from None
 
 
 def _find_factors(array: np.ndarray):

@@ -164,13 +164,16 @@ def parse_kernel(spec) -> Kernel:
     key = name.strip().lower()
     if key in NAMED_KERNELS:
         return _parse_named(NAMED_KERNELS[key], args if sep else None)
-    if (_NUMBERS.match(text) and any(c.isdigit() for c in text)) or (
-            ";" in text or text[0] in "0123456789+-."):
+    if _NUMBERS.match(text) and any(c.isdigit() for c in text):
         return _parse_inline(text)
+    # Before the looser matrix test below: './k.txt', '../k.txt' and '1k.txt'
+    # start like numbers but are files.
     looks_like_path = (os.sep in text or "/" in text or text.lower().endswith(_FILE_SUFFIXES)
                        or os.path.exists(text))
     if looks_like_path:
         return load_kernel(text)
+    if ";" in text or text[0] in "0123456789+-.":
+        return _parse_inline(text)
     close = difflib.get_close_matches(key, NAMED_KERNELS, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}? " if close else ""
     msg = (f"unknown kernel {name.strip()!r}: {hint}see 'convtool kernels' for the names; "

@@ -45,7 +45,7 @@ def channel_indices(mode: str, channels: str | None, size: int) -> list[int]:
     """
     if channels is None:
         return list(range(size))
-    names = _CHANNEL_INDEX.get(mode)
+    names = _CHANNEL_INDEX.get(mode.split(";")[0])  # RGB;16 and RGB;F name channels as RGB
     if names is None:
         msg = f"channels: images of mode {mode} have no named channels; leave it out"
         raise UsageError(msg, params=("channels",))

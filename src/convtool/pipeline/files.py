@@ -6,8 +6,11 @@ import os
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from convtool import imaging
 from convtool.errors import UsageError
+from convtool.pipeline import bands as _bands
 from convtool.pipeline import job as _job
 
 
@@ -101,9 +104,13 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
         _check_not_input(source, target)
     if not overwrite:
         _check_ours(target)
-    image = imaging.read_image(source, max_pixels=max_pixels)
-    shape, method = image.pixels.shape, job.method_for(image.pixels.shape)
-    result = _job.apply_job(job, image)
+    image = imaging.read_image(source, max_pixels=max_pixels, integers=True)
+    dtype = np.float32 if image.pixels.dtype == np.uint8 else image.pixels.dtype
+    shape, method = image.pixels.shape, job.method_for(image.pixels.shape, dtype)
+    if _bands.can_band(job, image):  # 8-bit: a band at a time, a fraction of the memory
+        result = _bands.apply_job_banded(job, image)
+    else:
+        result = _job.apply_job(job, _bands.to_float(image))
     del image  # the input's pixels are not needed while encoding
     imaging.write_image(result, target, save)
     return FileResult(source, target, shape, method, time.perf_counter() - start)

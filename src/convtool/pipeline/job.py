@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from convtool import engine, imaging
+from convtool import engine, imaging, kernels
 from convtool.errors import UsageError
 from convtool.kernels import Kernel
 from convtool.pipeline.channels import channel_indices, parse_channels
@@ -79,21 +79,25 @@ class FilterJob:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "alpha", imaging.normalize_alpha(self.alpha))
 
-    def method_for(self, shape) -> str:
+    def plan_for(self, shape, dtype="float32") -> engine.Plan:
+        """The engine's plan for pixels of ``shape`` and ``dtype``: one kernel analysis per job."""
+        return engine.plan(shape, self.kernel.array, dtype=dtype, mode=self.mode,
+                           method=self.method)
+
+    def method_for(self, shape, dtype="float32") -> str:
         """The method that will run for pixels of ``shape``."""
-        if self.method != "auto":
-            return self.method
-        return engine.choose_method(shape, self.kernel.array)
+        return self.plan_for(shape, dtype).method
 
 
-def _respond(job: FilterJob, pixels: np.ndarray, method: str) -> np.ndarray:
+def _respond(job: FilterJob, pixels: np.ndarray, plan: engine.Plan) -> np.ndarray:
     """The filter's response: one convolution, or a gradient magnitude, then the post-ops."""
-    out = engine.convolve(pixels, job.kernel.array, mode=job.mode, cval=job.cval, method=method,
-                          threads=job.threads)
+    # A channel subset has another shape than the plan's: its method still holds.
+    out = engine.convolve(pixels, mode=job.mode, cval=job.cval, method=plan.method,
+                          threads=job.threads, plan=plan)
     if job.kernel_y is not None:
         # Gradient pairs are transposes of each other: the same method suits both.
         other = engine.convolve(pixels, job.kernel_y.array, mode=job.mode, cval=job.cval,
-                                method=method, threads=job.threads)
+                                method=plan.method, threads=job.threads)
         out = np.hypot(out, other)
     if job.absolute:
         out = np.abs(out)
@@ -118,6 +122,31 @@ def _check_cval(job: FilterJob, image: imaging.Image) -> None:
         raise UsageError(msg, params=("cval",))
 
 
+def _check_range(job: FilterJob, image: imaging.Image, work: np.ndarray) -> None:
+    """Refuse a filter whose response could overflow the pixels' float type.
+
+    The bound is the kernel's largest response on data of the image's peak
+    magnitude (1 for integer images, which are on the 0..1 scale), plus the
+    bias: beyond the float type's range numpy would warn and write inf.
+    """
+    peak = 1.0
+    if not image.unit_scale and work.size:
+        peak = max(peak, float(np.abs(work).max()))
+    if job.mode == "constant":
+        peak = max(peak, abs(job.cval))
+    bound = kernels.response_bound(job.kernel)
+    if job.kernel_y is not None:
+        bound = float(np.hypot(bound, kernels.response_bound(job.kernel_y)))
+    with np.errstate(over="ignore"):
+        reach = bound * peak + abs(job.bias + job.kernel.offset)
+    top = float(np.finfo(work.dtype).max)
+    if not reach <= top:
+        msg = (f"the response can reach {reach:.3g} (kernel weights, --scale, --bias and the "
+               f"image's values together), beyond the largest {work.dtype} value ({top:.3g}): "
+               "it would overflow; use smaller weights, --scale or --bias")
+        raise UsageError(msg)
+
+
 def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     """Filter an image's pixels (every frame); returns a new :class:`~convtool.imaging.Image`.
 
@@ -132,11 +161,12 @@ def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     subset = len(chosen) < image.pixels.shape[-1]
     alpha = "separate" if subset else job.alpha
     work = imaging.filter_space(image, alpha=alpha, linear=job.linear)
-    method = job.method_for(work.shape)
+    _check_range(job, image, work)
+    plan = job.plan_for(work.shape, work.dtype)
     if subset:
         out = work.copy()
-        out[..., chosen] = _respond(job, work[..., chosen], method)
+        out[..., chosen] = _respond(job, work[..., chosen], plan)
     else:
-        out = _respond(job, work, method)
+        out = _respond(job, work, plan)
     pixels = imaging.image_space(out, image, alpha=alpha, linear=job.linear)
     return replace(image, pixels=pixels.astype(image.pixels.dtype, copy=False))

@@ -1,0 +1,74 @@
+"""Band-by-band filtering of 8-bit images equals filtering the whole image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convtool import imaging, pipeline
+from convtool.imaging import Image
+from convtool.pipeline import bands
+
+JOBS = {
+    "blur": lambda: pipeline.blur_job(2.0),
+    "blur fft": lambda: pipeline.blur_job(3.0, method="fft"),
+    "box": lambda: pipeline.mean_job(7),
+    "even box constant": lambda: pipeline.mean_job(4, mode="constant", cval=0.5),
+    "custom 5x5 mirror": lambda: pipeline.convolve_job(
+        "1 2 3 4 5; 2 0 1 0 2; 3 1 9 1 3; 0 0 1 0 0; 5 4 3 2 1", normalize="sum", mode="mirror"),
+    "sharpen threshold": lambda: pipeline.sharpen_job(1.5, amount=2.0, threshold=0.02),
+    "edges": lambda: pipeline.edges_job("sobel", stretch=False),
+    "linear light": lambda: pipeline.blur_job(1.0, linear=True),
+    "channels": lambda: pipeline.blur_job(2.0, channels="g"),
+    "alpha ignore": lambda: pipeline.blur_job(2.0, alpha="ignore"),
+}
+
+
+def whole(job, image: Image) -> np.ndarray:
+    out = pipeline.apply_job(job, bands.to_float(image))
+    return np.clip(np.rint(np.clip(out.pixels, 0, 1) * 255), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", sorted(JOBS))
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_bands_equal_the_whole_image(name, mode, rng, monkeypatch):
+    monkeypatch.setattr(bands, "BAND_BYTES", 4 * 40 * 17 * 4)  # bands of ~17 rows
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    job = JOBS[name]()
+    if mode == "L" and job.channels:
+        job = pipeline.blur_job(2.0)
+    pixels = rng.integers(0, 256, size=(97, 40, channels), dtype=np.uint8)
+    pixels[:40] = np.linspace(0, 255, 40, dtype=np.uint8)[None, :, None]  # smooth part too
+    image = Image(pixels=pixels, mode=mode)
+    assert bands.can_band(job, image)
+    got = bands.apply_job_banded(job, image)
+    assert got.pixels.dtype == np.uint8 and got.mode == mode
+    expected = whole(job, image)
+    diff = np.abs(got.pixels.astype(int) - expected)
+    assert diff.max() <= 1  # float rounding may tip a value that sits on a half level
+    assert (diff > 0).mean() < 0.001
+
+
+def test_what_cannot_be_banded(rng):
+    pixels = rng.integers(0, 256, size=(300, 4000, 3), dtype=np.uint8)
+    image = Image(pixels=pixels, mode="RGB")
+    assert bands.can_band(pipeline.blur_job(2.0), image)
+    assert not bands.can_band(pipeline.blur_job(2.0, mode="wrap"), image)
+    assert not bands.can_band(pipeline.edges_job("sobel", stretch=True), image)
+    assert not bands.can_band(pipeline.blur_job(2.0), bands.to_float(image))
+    small = Image(pixels=pixels[:10], mode="RGB")
+    assert not bands.can_band(pipeline.blur_job(2.0), small)  # one band: nothing to gain
+
+
+def test_process_file_bands_a_photo(tmp_path, samples, monkeypatch):
+    monkeypatch.setattr(bands, "BAND_BYTES", 4 * 512 * 3 * 50)
+    calls = []
+    original = bands.apply_job_banded
+    monkeypatch.setattr(bands, "apply_job_banded", lambda *a: calls.append(1) or original(*a))
+    target = tmp_path / "out.png"
+    pipeline.process_file(pipeline.blur_job(2.0), samples / "astronaut.png", target)
+    assert calls
+    job = pipeline.blur_job(2.0)
+    expected = whole(job, imaging.read_image(samples / "astronaut.png", integers=True))
+    got = np.asarray(imaging.to_pil(imaging.read_image(target)))
+    assert np.abs(got.astype(int) - expected).max() <= 1

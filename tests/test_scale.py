@@ -1,0 +1,168 @@
+"""Out-of-core filtering against the in-memory pipeline: 0 differing samples, every mode.
+
+Tiny images with tiles forced smaller than the kernel keep these fast; each
+case writes a tiled TIFF, filters it both ways and compares the 8-bit output.
+"""
+
+import numpy as np
+import pytest
+
+tifffile = pytest.importorskip("tifffile")  # the dask extra; the test extra installs it
+
+from convtool import engine, imaging, scale  # noqa: E402
+from convtool.engine.modes import pad_index  # noqa: E402
+from convtool.errors import UsageError  # noqa: E402
+from convtool.kernels import Kernel  # noqa: E402
+from convtool.pipeline import FilterJob, apply_job  # noqa: E402
+from convtool.scale import outofcore  # noqa: E402
+from convtool.scale.tiles import axis_index, parse_size, plan_tiles  # noqa: E402
+
+
+def gaussian(sigma):
+    r = int(4 * sigma + 0.5)
+    x = np.arange(-r, r + 1)
+    g = np.exp(-x * x / (2 * sigma * sigma))
+    g /= g.sum()
+    return np.outer(g, g)
+
+
+@pytest.fixture(scope="module")
+def rgba_tif(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    pixels = (rng.random((53, 71, 4)) * 256).astype(np.uint8)
+    pixels[..., 3] = np.maximum(pixels[..., 3], 1)
+    pixels[:5, :9, 3] = 0  # fully transparent corner: unpremultiply's special case
+    path = tmp_path_factory.mktemp("scale") / "in.tif"
+    tifffile.imwrite(path, pixels, tile=(16, 16), compression="zlib", photometric="rgb",
+                     extrasamples=["unassalpha"])
+    return path
+
+
+def both_ways(job, source, tmp_path, **kwargs):
+    expected = np.asarray(imaging.to_pil(apply_job(job, imaging.read_image(source))))
+    target = tmp_path / "out.tif"
+    run = scale.filter_file(job, source, target, **kwargs)
+    return expected, tifffile.imread(target), run
+
+
+KERNELS = {
+    "gauss2": gaussian(2.0),
+    # 121x121: wider than the 16-pixel tiles and than the 53x71 image itself.
+    "gauss15": gaussian(15.0),
+    "random7x5": np.random.default_rng(3).random((7, 5)) / 20,  # not separable: 2-D FFT
+    "box4": np.full((4, 4), 1 / 16),  # even size; its sums hit exact halves
+}
+
+
+@pytest.mark.parametrize("mode", engine.MODES)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_out_of_core_is_exactly_the_in_memory_result(rgba_tif, tmp_path, name, method, mode):
+    job = FilterJob(Kernel(KERNELS[name]), mode=mode, cval=0.3, method=method)
+    expected, got, run = both_ways(job, rgba_tif, tmp_path, tiles=16)
+    assert got.shape == expected.shape == (53, 71, 4)
+    assert int((got != expected).sum()) == 0
+    assert run.method == method
+    assert run.strategy == outofcore.choose_strategy(job, (53, 71, 4), method)
+
+
+PIXEL_OPTIONS = [
+    {"linear": True},
+    {"alpha": "ignore", "bias": 0.1, "absolute": True},
+    {"alpha": "separate", "threshold": 0.05},
+    {"stretch": True},
+    {"channels": "rg"},
+]
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("options", PIXEL_OPTIONS, ids=lambda o: "-".join(o))
+def test_pixel_options_match_in_memory(rgba_tif, tmp_path, method, options):
+    job = FilterJob(Kernel(gaussian(3.0)), mode="mirror", method=method, **options)
+    expected, got, _ = both_ways(job, rgba_tif, tmp_path, tiles=16)
+    assert int((got != expected).sum()) == 0
+
+
+def test_gradient_pair_matches_in_memory(rgba_tif, tmp_path):
+    sobel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+    job = FilterJob(Kernel(sobel), kernel_y=Kernel(sobel.T), mode="wrap", stretch=True)
+    expected, got, _ = both_ways(job, rgba_tif, tmp_path, tiles=8)
+    assert int((got != expected).sum()) == 0
+
+
+def test_a_budget_chooses_tiles_and_png_input_is_decoded_once(tmp_path, rng):
+    pixels = (rng.random((40, 300)) * 256).astype(np.uint8)
+    source = tmp_path / "in.png"
+    imaging.write_image(imaging.Image(pixels=pixels[..., None] / np.float32(255), mode="L"),
+                        source)
+    job = FilterJob(Kernel(gaussian(1.5)), mode="reflect", method="direct")
+    expected, got, run = both_ways(job, source, tmp_path, memory=360_000)
+    assert int((got != expected[..., None].reshape(got.shape)).sum()) == 0
+    assert run.tiles > 1
+
+
+def test_sixteen_bit_greyscale(tmp_path, rng):
+    source = tmp_path / "in16.tif"
+    tifffile.imwrite(source, (rng.random((30, 45)) * 65536).astype(np.uint16), tile=(16, 16))
+    job = FilterJob(Kernel(gaussian(2.0)), mode="nearest", method="fft")
+    expected, got, _ = both_ways(job, source, tmp_path, tiles=16)
+    assert got.dtype == np.uint16
+    assert int((got != expected).sum()) == 0
+
+
+def test_output_must_be_tiff_and_limits_are_honoured(rgba_tif, tmp_path):
+    job = FilterJob(Kernel(gaussian(1.0)))
+    with pytest.raises(UsageError, match="tiled BigTIFF"):
+        scale.filter_file(job, rgba_tif, tmp_path / "out.png", tiles=16)
+    with pytest.raises(imaging.ImageReadError, match="max-pixels"):
+        scale.filter_file(job, rgba_tif, tmp_path / "out.tif", tiles=16, max_pixels=100)
+    with pytest.raises(UsageError, match="too small"):
+        scale.filter_file(job, rgba_tif, tmp_path / "out.tif", memory=1000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_output_is_a_tiled_bigtiff_with_the_input_compression(rgba_tif, tmp_path):
+    scale.filter_file(FilterJob(Kernel(gaussian(1.0))), rgba_tif, tmp_path / "o.tif", tiles=16)
+    with tifffile.TiffFile(tmp_path / "o.tif") as tif:
+        page = tif.pages[0]
+        assert tif.is_bigtiff and page.is_tiled
+        assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+
+
+@pytest.mark.parametrize("mode", engine.MODES)
+def test_index_rule_is_the_engines(mode):
+    for n in (1, 2, 5):
+        for before, after in ((0, 0), (3, 1), (12, 17)):
+            expected = pad_index(n, before, after, mode)
+            assert axis_index(n, -before, n + after, mode).tolist() == expected.tolist()
+
+
+def test_plan_tiles_fits_the_budget_and_prefers_whole_rows():
+    plan = plan_tiles((4000, 3000, 3), (41, 41), budget=400 * 10**6)
+    th, tw = plan.tile_shape
+    assert tw == 3000 and th % 256 == 0
+    for budget in (20 * 10**6, 60 * 10**6):
+        small = plan_tiles((4000, 3000, 3), (41, 41), budget=budget)
+        sh, sw = small.tile_shape
+        assert sh * sw < th * tw
+        window = small.window_bytes() * outofcore.FLOATS_PER_SAMPLE  # float32 copies
+        assert window + sh * 3000 * 3 <= budget  # plus the band of 8-bit output rows
+
+
+def test_parse_size():
+    assert parse_size("2GB") == 2 * 10**9
+    assert parse_size("1GiB") == 2**30
+    with pytest.raises(UsageError, match="--memory"):
+        parse_size("lots")
+
+
+def test_striped_and_compressed_tiffs_read_by_region(tmp_path, rng):
+    source = tmp_path / "striped.tif"
+    pixels = (rng.random((45, 38, 3)) * 256).astype(np.uint8)
+    tifffile.imwrite(source, pixels, rowsperstrip=7, compression="lzw", predictor=True,
+                     photometric="rgb")
+    job = FilterJob(Kernel(gaussian(2.5)), mode="wrap", method="direct")
+    expected, got, _ = both_ways(job, source, tmp_path, tiles=16)
+    assert int((got != expected).sum()) == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.LZW
