@@ -111,7 +111,8 @@ def bug_in_filter(monkeypatch):
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_debug_shows_batch_tracebacks(photos, tmp_path, bug_in_filter, debug):
-    argv = ["blur", str(photos["sub"]), "--out-dir", str(tmp_path / "out"), "--jobs", "1", "-q"]
+    argv = ["blur", "-s1", str(photos["sub"]), "--out-dir", str(tmp_path / "out"), "--jobs", "1",
+            "-q"]
     result = CliRunner().invoke(app, ["--debug", *argv] if debug else argv)
     assert result.exit_code == 1
     assert result.stderr.count("internal error: RuntimeError: planted bug") == 3
@@ -121,7 +122,7 @@ def test_debug_shows_batch_tracebacks(photos, tmp_path, bug_in_filter, debug):
 
 
 def test_channel_errors_in_batch_name_the_flag(photos, tmp_path):
-    result = CliRunner().invoke(app, ["blur", str(photos["sub"]), "--out-dir",
+    result = CliRunner().invoke(app, ["blur", "-s", "1", str(photos["sub"]), "--out-dir",
                                       str(tmp_path / "out"), "--channels", "a", "-q"])
     assert result.exit_code == 1
     assert "--channels 'a': an image of mode RGB has no 'a' channel" in result.stderr

@@ -100,21 +100,21 @@ def test_verbose_reports_kernel_and_method(samples, tmp_path):
 
 def test_jpeg_output_from_extension(samples, tmp_path):
     out = tmp_path / "out.jpg"
-    assert run("blur", samples / "coffee.png", out).exit_code == 0
+    assert run("blur", "-s", "1", samples / "coffee.png", out).exit_code == 0
     assert image_format(out) == "JPEG"
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["blur", "{missing}", "{out}"], 1, "no such file"),
-    (["blur", "{text}", "{out}"], 1, "not an image file"),
-    (["blur", "{folder}", "{out}"], 1, "is a folder"),
+    (["blur", "-s", "1", "{missing}", "{out}"], 1, "no such file"),
+    (["blur", "-s", "1", "{text}", "{out}"], 1, "not an image file"),
+    (["blur", "-s", "1", "{folder}", "{out}"], 2, "is a folder"),
     (["blur", "{camera}", "{out}", "--sigma", "-2"], 2, "sigma must be a positive"),
     (["blur", "{camera}", "{out}", "--sigma", "nan"], 2, "sigma must be a positive"),
     (["blur", "{camera}", "{out}", "--sigma", "abc"], 2, "Invalid value for '--sigma'"),
-    (["blur", "{camera}", "{out}", "--mode", "symmetric"], 2, "unknown mode 'symmetric'"),
-    (["blur", "{camera}", "{out}", "--method", "gpu"], 2, "unknown method 'gpu'"),
-    (["blur", "{camera}", "{tmp}/out.xyz"], 2, "cannot tell which image type to write"),
-    (["blur", "{camera}", "{tmp}/no/such/dir/out.png"], 1, "does not exist"),
+    (["blur", "-s1", "{camera}", "{out}", "--mode", "symmetric"], 2, "unknown mode 'symmetric'"),
+    (["blur", "-s", "1", "{camera}", "{out}", "--method", "gpu"], 2, "unknown method 'gpu'"),
+    (["blur", "-s", "1", "{camera}", "{tmp}/out.xyz"], 2, "cannot tell which image type to write"),
+    (["blur", "-s", "1", "{camera}", "{tmp}/no/such/dir/out.png"], 1, "does not exist"),
     (["mean", "{camera}", "{out}", "--size", "0"], 2, "size must be a whole number >= 1"),
     (["convolve", "{camera}", "{out}", "--kernel", "{ragged}"], 2, "line 2: 2 values"),
     (["convolve", "{camera}", "{out}", "--kernel", "{words}"], 2, "line 1: 'one' is not a number"),
@@ -123,8 +123,8 @@ def test_jpeg_output_from_extension(samples, tmp_path):
     (["convolve", "{camera}", "{out}", "--kernel", "{missing}"], 2, "no such file"),
     (["convolve", "{camera}", "{out}", "--kernel", "{zero}", "--normalize", "sum"], 2, "sum to 0"),
     (["convolve", "{camera}", "{out}"], 2, "Missing option '--kernel'"),
-    (["blur", "{camera}"], 2, "expected INPUT and OUTPUT"),
-    (["blur", "{camera}", "{out}", "--no-such-option"], 2, "No such option"),
+    (["blur", "-s", "1", "{camera}"], 2, "expected INPUT and OUTPUT"),
+    (["blur", "-s", "1", "{camera}", "{out}", "--no-such-option"], 2, "No such option"),
 ])
 def test_errors_are_one_line_with_exit_code(samples, tmp_path, args, code, message):
     files = {

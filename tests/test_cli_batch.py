@@ -64,7 +64,7 @@ def test_quiet_prints_only_failures(photos, tmp_path):
 
 def test_json_report_has_one_record_per_file(photos, tmp_path):
     out = tmp_path / "out"
-    result = run("blur", photos["folder"], "--out-dir", out, "--json", "-q", "-j", "2")
+    result = run("blur", "-s", "1", photos["folder"], "--out-dir", out, "--json", "-q", "-j", "2")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["summary"] == {**report["summary"], "done": 30, "skipped": 1, "failed": 1,
@@ -92,7 +92,7 @@ def test_skip_existing_does_no_work_on_a_second_run(photos, tmp_path):
 def test_suffix_format_and_globs(photos, tmp_path):
     out = tmp_path / "out"
     pattern = str(photos["folder"] / "img00[12].png")
-    result = run("blur", pattern, photos["sub"] / "deep0.png", "--out-dir", out,
+    result = run("blur", "-s", "1", pattern, photos["sub"] / "deep0.png", "--out-dir", out,
                  "--suffix", "_blur", "--format", "jpg")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
@@ -106,7 +106,7 @@ def test_collisions_are_refused_before_any_work(tmp_path):
         (tmp_path / folder).mkdir()
         Image.new("L", (4, 4)).save(tmp_path / folder / "same.png")
     out = tmp_path / "out"
-    result = run("blur", tmp_path / "a", tmp_path / "b", "--out-dir", out)
+    result = run("blur", "-s", "1", tmp_path / "a", tmp_path / "b", "--out-dir", out)
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("convtool: error:")
@@ -116,7 +116,7 @@ def test_collisions_are_refused_before_any_work(tmp_path):
 
 def test_dry_run_prints_the_plan_and_writes_nothing(photos, tmp_path):
     out = tmp_path / "out"
-    result = run("blur", photos["sub"], "--out-dir", out, "--dry-run")
+    result = run("blur", "-s", "1", photos["sub"], "--out-dir", out, "--dry-run")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"{photos['sub'] / f'deep{i}.png'} -> {out / f'deep{i}.png'}" for i in range(3)]
@@ -124,16 +124,17 @@ def test_dry_run_prints_the_plan_and_writes_nothing(photos, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["blur", "{a}", "{b}", "{c}"], 2, "expected INPUT and OUTPUT, got 3 path(s)"),
-    (["blur", "{folder}", "{c}"], 1, "is a folder"),
-    (["blur", "{a}", "{c}", "--recursive"], 2, "--recursive only applies with --out-dir"),
-    (["blur", "{a}", "{c}", "--suffix", "_x"], 2, "--suffix only applies with --out-dir"),
-    (["blur", "{folder}", "--out-dir", "{out}", "--jobs", "0"], 2, "--jobs must be"),
-    (["blur", "--out-dir", "{out}"], 2, "Missing argument"),
-    (["blur", "{folder}/nope*.png", "--out-dir", "{out}"], 1, "matches no files"),
-    (["blur", "{folder}", "--out-dir", "{a}"], 2, "exists and is not a folder"),
-    (["blur", "{folder}", "--out-dir", "{folder}"], 2, "would replace the input"),
-    (["blur", "{folder}", "--out-dir", "{out}", "--format", "xyz"], 2, "unknown output format"),
+    (["blur", "-s", "1", "{a}", "{b}", "{c}"], 2, "expected INPUT and OUTPUT, got 3 path(s)"),
+    (["blur", "-s", "1", "{folder}", "{c}"], 2, "is a folder"),
+    (["blur", "-s1", "{a}", "{c}", "--recursive"], 2, "--recursive only applies with --out-dir"),
+    (["blur", "-s1", "{a}", "{c}", "--suffix", "_x"], 2, "--suffix only applies with --out-dir"),
+    (["blur", "-s", "1", "{folder}", "--out-dir", "{out}", "--jobs", "0"], 2, "--jobs must be"),
+    (["blur", "-s", "1", "--out-dir", "{out}"], 2, "Missing argument"),
+    (["blur", "-s", "1", "{folder}/nope*.png", "--out-dir", "{out}"], 1, "no input files"),
+    (["blur", "-s", "1", "{folder}", "--out-dir", "{a}"], 2, "exists and is not a folder"),
+    (["blur", "-s", "1", "{folder}", "--out-dir", "{folder}"], 2, "would replace the input"),
+    (["blur", "-s1", "{folder}", "--out-dir", "{out}", "--format", "xyz"], 2,
+     "unknown output format"),
 ])
 def test_usage_errors_are_one_line(photos, tmp_path, args, code, message):
     files = {"a": photos["images"][0], "b": photos["images"][1], "c": tmp_path / "c.png",
@@ -146,7 +147,7 @@ def test_usage_errors_are_one_line(photos, tmp_path, args, code, message):
 
 
 def test_more_than_two_paths_suggest_out_dir(photos, tmp_path):
-    result = run("blur", photos["images"][0], photos["images"][1], tmp_path / "c.png")
+    result = run("blur", "-s", "1", photos["images"][0], photos["images"][1], tmp_path / "c.png")
     assert "add --out-dir DIR" in result.stderr
 
 
@@ -205,9 +206,9 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path, samples, jobs):
 def test_single_file_default_overwrites_and_skip_existing_keeps(samples, tmp_path):
     out = tmp_path / "o.png"
     out.write_bytes(b"old")
-    assert run("blur", samples / "camera.png", out, "--skip-existing").exit_code == 0
+    assert run("blur", "-s", "1", samples / "camera.png", out, "--skip-existing").exit_code == 0
     assert out.read_bytes() == b"old"
-    assert run("blur", samples / "camera.png", out).exit_code == 0
+    assert run("blur", "-s", "1", samples / "camera.png", out, "--overwrite").exit_code == 0
     assert out.read_bytes() != b"old"
     assert os.path.getsize(out) > 1000
 

@@ -19,7 +19,7 @@ def option_help(command, flag):
     assert result.exit_code == 0
     lines = result.output.splitlines()
     first = next(i for i, line in enumerate(lines)
-                 if re.match(rf"\s+(-\w, )?{flag} <", line))
+                 if re.match(rf"\s+(-\w, )?{flag} [<\[]", line))
     rest = []
     for line in lines[first + 1:]:
         if not line.strip() or line.lstrip().startswith("-"):

@@ -27,7 +27,7 @@ def error_line(result):
 
 def test_sixteen_bit_png_blurred_stays_sixteen_bit(tmp_path):
     out = tmp_path / "o.png"
-    result = run("blur", SUITE / "basn2c16.png", out, "--sigma", "1")
+    result = run("blur", "-s", "1", SUITE / "basn2c16.png", out, "--sigma", "1")
     assert result.exit_code == 0, result.output
     image = imaging.read_image(out)
     assert image.mode == "RGB;16"
@@ -37,11 +37,11 @@ def test_sixteen_bit_png_blurred_stays_sixteen_bit(tmp_path):
 
 def test_sixteen_bit_to_jpeg_is_refused_naming_depth_then_written_with_it(tmp_path):
     out = tmp_path / "o.jpg"
-    result = run("blur", SUITE / "basn2c16.png", out)
+    result = run("blur", "-s", "1", SUITE / "basn2c16.png", out)
     assert result.exit_code == 2
     assert "--depth 8" in error_line(result)
     assert not out.exists()
-    result = run("blur", SUITE / "basn2c16.png", out, "--depth", "8")
+    result = run("blur", "-s", "1", SUITE / "basn2c16.png", out, "--depth", "8")
     assert result.exit_code == 0, result.output
     with Image.open(out) as im:
         assert im.mode == "RGB"
@@ -54,10 +54,10 @@ def test_alpha_to_jpeg_is_refused_naming_background_then_flattened(tmp_path):
     pixels[..., 3] = 128
     Image.fromarray(pixels, "RGBA").save(source)
     out = tmp_path / "o.jpg"
-    result = run("blur", source, out)
+    result = run("blur", "-s", "1", source, out)
     assert result.exit_code == 2
     assert "--background COLOR" in error_line(result)
-    result = run("blur", source, out, "--background", "white", "--quality", "100")
+    result = run("blur", "-s", "1", source, out, "--background", "white", "--quality", "100")
     assert result.exit_code == 0, result.output
     with Image.open(out) as im:
         r, g, b = im.getpixel((3, 3))
@@ -66,10 +66,10 @@ def test_alpha_to_jpeg_is_refused_naming_background_then_flattened(tmp_path):
 
 def test_bad_background_and_depth_are_usage_errors(tmp_path):
     out = tmp_path / "o.png"
-    result = run("blur", SUITE / "basn6a16.png", out, "--background", "nocolour")
+    result = run("blur", "-s", "1", SUITE / "basn6a16.png", out, "--background", "nocolour")
     assert result.exit_code == 2
     assert "--background 'nocolour' is not a colour" in error_line(result)
-    result = run("blur", SUITE / "basn6a16.png", out, "--depth", "12")
+    result = run("blur", "-s", "1", SUITE / "basn6a16.png", out, "--depth", "12")
     assert result.exit_code == 2
     assert "--depth must be 8, got 12" in error_line(result)
     assert not out.exists()
@@ -80,7 +80,7 @@ def test_jpeg_quality_95_is_not_shrunk_to_75(tmp_path):
     with Image.open("sample_images/chelsea.png") as im:
         im.convert("RGB").save(source, quality=95, subsampling=0)
     out = tmp_path / "o.jpg"
-    result = run("blur", source, out, "--sigma", "0.5")
+    result = run("blur", "-s", "1", source, out, "--sigma", "0.5")
     assert result.exit_code == 0, result.output
     with Image.open(source) as before, Image.open(out) as after:
         assert after.quantization == before.quantization
@@ -92,8 +92,8 @@ def test_tiff_compression_kept_and_chosen(tmp_path):
     with Image.open("sample_images/camera.png") as im:
         im.save(source, compression="tiff_lzw")
     kept, chosen = tmp_path / "kept.tif", tmp_path / "chosen.tif"
-    assert run("blur", source, kept).exit_code == 0
-    assert run("blur", source, chosen, "--compression", "zip").exit_code == 0
+    assert run("blur", "-s", "1", source, kept).exit_code == 0
+    assert run("blur", "-s", "1", source, chosen, "--compression", "zip").exit_code == 0
     with Image.open(kept) as a, Image.open(chosen) as b:
         assert a.info["compression"] == "tiff_lzw"
         assert b.info["compression"] == "tiff_adobe_deflate"
@@ -110,7 +110,7 @@ def test_tiff_compression_kept_and_chosen(tmp_path):
                                    "--compression jpeg"),
 ])
 def test_compression_mistakes_are_one_line(tmp_path, args, message):
-    result = run("blur", "sample_images/camera.png", tmp_path / args[0], *args[1:])
+    result = run("blur", "-s", "1", "sample_images/camera.png", tmp_path / args[0], *args[1:])
     assert result.exit_code == 2
     assert message in error_line(result)
     assert list(tmp_path.iterdir()) == []
@@ -129,15 +129,15 @@ def test_sixteen_bit_through_a_pipe(tmp_path):
 
 def test_formats_without_alpha_or_depth_name_the_option_that_writes_them(tmp_path):
     bmp, webp = tmp_path / "o.bmp", tmp_path / "o.webp"
-    result = run("blur", SUITE / "basn6a16.png", bmp, "--depth", "8")
+    result = run("blur", "-s", "1", SUITE / "basn6a16.png", bmp, "--depth", "8")
     assert result.exit_code == 2
     assert "BMP cannot store an alpha channel" in error_line(result)
     assert "--background COLOR" in error_line(result)
-    assert run("blur", SUITE / "basn6a16.png", bmp, "--depth", "8",
+    assert run("blur", "-s", "1", SUITE / "basn6a16.png", bmp, "--depth", "8",
                "--background", "#808080").exit_code == 0
     with Image.open(bmp) as im:
         assert im.mode == "RGB"
-    result = run("blur", SUITE / "basn2c16.png", webp)
+    result = run("blur", "-s", "1", SUITE / "basn2c16.png", webp)
     assert result.exit_code == 2
     assert "--depth 8" in error_line(result)
-    assert run("blur", SUITE / "basn2c16.png", webp, "--depth", "8").exit_code == 0
+    assert run("blur", "-s", "1", SUITE / "basn2c16.png", webp, "--depth", "8").exit_code == 0

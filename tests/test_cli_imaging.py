@@ -83,7 +83,7 @@ def test_stdin_stdout_pipeline_through_console_script(samples, tmp_path):
 
 
 def test_stdout_error_writes_nothing_to_stdout(samples):
-    result = subprocess.run([*console_script(), "blur", "-", "-", "--format", "jpeg"],
+    result = subprocess.run([*console_script(), "blur", "-s", "1", "-", "-", "--format", "jpeg"],
                             input=(samples / "horse.png").read_bytes(), capture_output=True)
     assert result.returncode == 2
     assert result.stdout == b""
@@ -100,7 +100,7 @@ def test_stdin_and_stdout_with_clirunner(samples):
 
 
 def test_stdout_needs_format(samples, tmp_path):
-    one_error_line(run("blur", samples / "camera.png", "-"), 2, "needs --format")
+    one_error_line(run("blur", "-s", "1", samples / "camera.png", "-"), 2, "needs --format")
 
 
 def test_premultiplied_default_keeps_edges_pure_red(red_square, tmp_path):
@@ -154,8 +154,8 @@ def test_keep_palette(tmp_path, samples):
     with Image.open(samples / "chelsea.png") as im:
         im.convert("RGB").quantize(colors=64).save(source)
     plain, kept = tmp_path / "rgb.png", tmp_path / "p.png"
-    assert run("blur", source, plain).exit_code == 0
-    assert run("blur", source, kept, "--keep-palette").exit_code == 0
+    assert run("blur", "-s", "1", source, plain).exit_code == 0
+    assert run("blur", "-s", "1", source, kept, "--keep-palette").exit_code == 0
     assert (mode_of(plain), mode_of(kept)) == ("RGB", "P")
 
 
@@ -185,10 +185,12 @@ def test_same_input_and_output_needs_in_place(samples, tmp_path):
 def test_no_clobber(samples, tmp_path):
     out = tmp_path / "out.png"
     out.write_bytes(b"keep me")
-    one_error_line(run("blur", samples / "camera.png", out, "--no-clobber"), 1,
+    one_error_line(run("blur", "-s", "1", samples / "camera.png", out, "--no-clobber"), 1,
                    "already exists; not replaced (--no-clobber)")
     assert out.read_bytes() == b"keep me"
-    assert run("blur", samples / "camera.png", out).exit_code == 0  # default: overwrite
+    # A file convtool did not write is replaced only with --overwrite (issue 13).
+    assert run("blur", "-s", "1", samples / "camera.png", out).exit_code == 2
+    assert run("blur", "-s", "1", samples / "camera.png", out, "--overwrite").exit_code == 0
     assert mode_of(out) == "L"
 
 
@@ -202,14 +204,15 @@ def test_failed_write_leaves_folder_as_it_was(samples, tmp_path, monkeypatch):
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(Image.Image, "save", failing_save)
-    one_error_line(run("blur", samples / "camera.png", out), 1, "cannot write")
+    one_error_line(run("blur", "-s", "1", samples / "camera.png", out, "--overwrite"), 1,
+                   "cannot write")
     assert listing(tmp_path) == before
 
 
 def test_unwritable_target_folder(samples, tmp_path):
     (tmp_path / "file").write_text("not a folder")
     before = listing(tmp_path)
-    one_error_line(run("blur", samples / "camera.png", tmp_path / "file" / "out.png"), 1,
+    one_error_line(run("blur", "-s", "1", samples / "camera.png", tmp_path / "file" / "out.png"), 1,
                    "cannot write in")
     assert listing(tmp_path) == before
 
@@ -224,23 +227,24 @@ def test_unwritable_target_folder(samples, tmp_path):
 ])
 def test_option_errors(samples, tmp_path, args, code, message):
     out = tmp_path / "out.png"
-    one_error_line(run("blur", samples / "camera.png", out, *args), code, message)
+    one_error_line(run("blur", "-s", "1", samples / "camera.png", out, *args), code, message)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_max_pixels_raises_the_limit(samples, tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     out = tmp_path / "out.png"
-    one_error_line(run("blur", samples / "camera.png", out), 1, "--max-pixels 262144")
-    assert run("blur", samples / "camera.png", out, "--max-pixels", "262144").exit_code == 0
+    one_error_line(run("blur", "-s", "1", samples / "camera.png", out), 1, "--max-pixels 262144")
+    assert run("blur", "-s1", samples / "camera.png", out, "--max-pixels", "262144").exit_code == 0
 
 
 def test_animation_to_jpeg_is_refused(tmp_path):
     frames = [Image.new("RGB", (8, 8), (i * 80, 0, 0)) for i in range(3)]
     source = tmp_path / "anim.gif"
     frames[0].save(source, save_all=True, append_images=frames[1:], duration=50)
-    one_error_line(run("blur", source, tmp_path / "out.jpg"), 2, "3 frames but JPEG holds one")
-    assert run("blur", source, tmp_path / "out.webp").exit_code == 0
+    one_error_line(run("blur", "-s1", source, tmp_path / "out.jpg"), 2,
+                   "3 frames but JPEG holds one")
+    assert run("blur", "-s", "1", source, tmp_path / "out.webp").exit_code == 0
     with Image.open(tmp_path / "out.webp") as im:
         assert im.n_frames == 3
 

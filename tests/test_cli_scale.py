@@ -39,14 +39,14 @@ def test_tiles_give_the_in_memory_result(tiff, tmp_path, command):
 
 
 def test_a_memory_budget_too_small_for_the_image_asks_for_a_tiff(tiff, tmp_path):
-    result = run("blur", tiff, tmp_path / "out.png", "--memory", "20kB")
+    result = run("blur", "-s", "1", tiff, tmp_path / "out.png", "--memory", "20kB")
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert "write a .tif output" in result.output
 
 
 def test_a_bad_memory_size_is_one_line(tiff, tmp_path):
-    result = run("blur", tiff, tmp_path / "out.tif", "--memory", "lots")
+    result = run("blur", "-s", "1", tiff, tmp_path / "out.tif", "--memory", "lots")
     assert result.exit_code == 2
     assert result.output.strip() == ("convtool: error: --memory 'lots': not a size; write a "
                                      "number of bytes with an optional unit, e.g. 2GB, 512MB "
@@ -57,21 +57,21 @@ def test_flags_without_the_extra_name_it(tiff, tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "dask" else real(name, *a))
-    result = run("blur", tiff, tmp_path / "out.tif", "--tiles", "64")
+    result = run("blur", "-s", "1", tiff, tmp_path / "out.tif", "--tiles", "64")
     assert result.exit_code == 2
     assert result.output.strip().endswith("pip install 'convtool[dask]'")
     assert result.output.count("\n") == 1
     # Without the flags the extra is not needed.
-    assert run("blur", tiff, tmp_path / "out.tif").exit_code == 0
+    assert run("blur", "-s", "1", tiff, tmp_path / "out.tif").exit_code == 0
 
 
 def test_tiles_refuse_stdio_and_the_input_as_output(tiff, tmp_path):
-    result = run("blur", tiff, "-", "--tiles", "16", "--format", "tiff")
+    result = run("blur", "-s", "1", tiff, "-", "--tiles", "16", "--format", "tiff")
     assert result.exit_code == 2 and "stdin/stdout" in result.output
     before = tiff.read_bytes()
-    result = run("blur", tiff, tiff, "--tiles", "16")
+    result = run("blur", "-s", "1", tiff, tiff, "--tiles", "16")
     assert result.exit_code == 2 and "--in-place" in result.output
     assert tiff.read_bytes() == before
-    assert run("blur", tiff, tiff, "--tiles", "16", "--in-place").exit_code == 0
+    assert run("blur", "-s", "1", tiff, tiff, "--tiles", "16", "--in-place").exit_code == 0
     assert tiff.read_bytes() != before
     assert [p.name for p in tmp_path.iterdir()] == ["in.tif"]

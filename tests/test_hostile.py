@@ -66,27 +66,27 @@ KERNEL = "convolve {input} {out} --kernel {kernel}"
 # id, argv template, exit code, message fragment, setup fixture[, via[, root_code]]
 CASES = [
     # ---- Inputs ----
-    ("missing-input", "blur {dir}/missing.png {out}", 1, "missing.png: no such file", "work", "both"),
-    ("input-is-folder", "blur {dir} {out}", 1, "{dir}: is a folder", "work"),
-    ("empty-file", "blur {input} {out}", 1, "{input}: not an image file", "empty_input"),
-    ("text-named-png", "blur {input} {out}", 1, "{input}: not an image file", "text_as_png"),
-    ("truncated-png", "blur {input} {out}", 1, "{input}: cannot decode", "truncated_png", "both"),
-    ("truncated-jpeg", "blur {input} {out}", 1, "{input}: cannot decode", "truncated_jpeg"),
-    ("bad-crc-header", "blur {input} {out}", 1, "{input}: not an image file", "bad_crc_ihdr"),
-    ("bad-crc-pixels", "blur {input} {out}", 1, "{input}: cannot decode", "bad_crc_idat"),
-    ("corrupt-pixels", "blur {input} {out}", 1, "{input}: cannot decode", "corrupt_idat"),
-    ("bomb-declared", "blur {input} {out}", 1, "{input}: 30000x30000 is 900,000,000 pixels, more than the limit", "bomb_png", "both"),
-    ("bomb-warned", "blur {input} {out}", 1, "pixels, more than the limit", "bomb_warning_png", "both"),
-    ("stdin-empty", "blur - {out}", 1, "<stdin>: no data", "work", "both"),
-    ("max-pixels", "blur {input} {out} --max-pixels 100", 1, "{input}", "work"),
-    ("no-clobber", "blur {input} {out} --no-clobber", 1, "{out}", "existing_output"),
-    ("out-dir-is-file", "blur {input} --out-dir {input}", 2, "--out-dir {input}: exists and is not a folder", "work"),
-    ("unsupported-mode", "blur {input} {out}", 1, "{input}: image mode LAB", "lab_tiff"),
-    ("one-pixel", "blur {input} {out} --sigma 3", 0, "", "one_pixel"),
+    ("missing-input", "blur -s 1 {dir}/missing.png {out}", 1, "missing.png: no such file", "work", "both"),
+    ("input-is-folder", "blur -s 1 {dir} {out}", 2, "{dir}: is a folder", "work"),
+    ("empty-file", "blur -s 1 {input} {out}", 1, "{input}: not an image file", "empty_input"),
+    ("text-named-png", "blur -s 1 {input} {out}", 1, "{input}: not an image file", "text_as_png"),
+    ("truncated-png", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "truncated_png", "both"),
+    ("truncated-jpeg", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "truncated_jpeg"),
+    ("bad-crc-header", "blur -s 1 {input} {out}", 1, "{input}: not an image file", "bad_crc_ihdr"),
+    ("bad-crc-pixels", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "bad_crc_idat"),
+    ("corrupt-pixels", "blur -s 1 {input} {out}", 1, "{input}: cannot decode", "corrupt_idat"),
+    ("bomb-declared", "blur -s 1 {input} {out}", 1, "{input}: 30000x30000 is 900,000,000 pixels, more than the limit", "bomb_png", "both"),
+    ("bomb-warned", "blur -s 1 {input} {out}", 1, "pixels, more than the limit", "bomb_warning_png", "both"),
+    ("stdin-empty", "blur -s 1 - {out}", 1, "<stdin>: no data", "work", "both"),
+    ("max-pixels", "blur -s 1 {input} {out} --max-pixels 100", 1, "{input}", "work"),
+    ("no-clobber", "blur -s 1 {input} {out} --no-clobber", 1, "{out}", "existing_output"),
+    ("out-dir-is-file", "blur -s 1 {input} --out-dir {input}", 2, "--out-dir {input}: exists and is not a folder", "work"),
+    ("unsupported-mode", "blur -s 1 {input} {out}", 1, "{input}: image mode LAB", "lab_tiff"),
+    ("one-pixel", "blur -s 1 {input} {out} --sigma 3", 0, "", "one_pixel"),
     ("one-pixel-fft", "mean {input} {out} --size 5 --method fft --mode mirror", 0, "", "one_pixel"),
-    ("one-row", "blur {input} {out} --sigma 2 --mode mirror", 0, "", "one_row"),
+    ("one-row", "blur -s 1 {input} {out} --sigma 2 --mode mirror", 0, "", "one_row"),
     ("one-column", "mean {input} {out} --size 9 --mode wrap", 0, "", "one_column"),
-    ("one-column-fft", "blur {input} {out} --method fft --mode reflect", 0, "", "one_column"),
+    ("one-column-fft", "blur -s 1 {input} {out} --method fft --mode reflect", 0, "", "one_column"),
     # ---- Kernels ----
     ("kernel-missing", "convolve {input} {out} --kernel {dir}/nope.txt", 2, "nope.txt: no such file", "work"),
     ("kernel-is-folder", "convolve {input} {out} --kernel {dir}", 2, "{dir}: is a folder", "work"),
@@ -113,50 +113,50 @@ CASES = [
     ("kernel-spec-unknown-name", "convolve {input} {out} --kernel nosuchkernel", 2, "nosuchkernel", "work"),
     ("kernel-row", KERNEL + " --normalize sum --mode nearest", 0, "", "kernel_row"),
     # ---- Parameters ----
-    ("sigma-negative", "blur {input} {out} --sigma -1", 2, "sigma must be a positive", "work"),
-    ("sigma-nan", "blur {input} {out} --sigma nan", 2, "sigma must be a positive finite number", "work"),
-    ("sigma-inf", "blur {input} {out} --sigma inf", 2, "sigma must be a positive finite number", "work"),
-    ("sigma-huge", "blur {input} {out} --sigma 1e6", 2, "at most 16385 are allowed", "work", "both"),
-    ("sigma-too-big-2d", "blur {input} {out} --sigma 1000", 2, "kernel is too large", "work"),
-    ("sigma-not-a-number", "blur {input} {out} --sigma abc", 2, "Invalid value for '--sigma'", "work"),
+    ("sigma-negative", "blur -s 1 {input} {out} --sigma -1", 2, "sigma must be a positive", "work"),
+    ("sigma-nan", "blur -s 1 {input} {out} --sigma nan", 2, "sigma must be a positive finite number", "work"),
+    ("sigma-inf", "blur -s 1 {input} {out} --sigma inf", 2, "sigma must be a positive finite number", "work"),
+    ("sigma-huge", "blur -s 1 {input} {out} --sigma 1e6", 2, "at most 16385 are allowed", "work", "both"),
+    ("sigma-too-big-2d", "blur -s 1 {input} {out} --sigma 1000", 2, "kernel is too large", "work"),
+    ("sigma-not-a-number", "blur -s 1 {input} {out} --sigma abc", 2, "Invalid value for '--sigma'", "work"),
     ("size-zero", "mean {input} {out} --size 0", 2, "size must be a whole number >= 1", "work"),
     ("size-negative", "mean {input} {out} --size -3", 2, "size must be a whole number >= 1", "work"),
     ("size-huge", "mean {input} {out} --size 100000", 2, "kernel is too large", "work"),
-    ("mode-unknown", "blur {input} {out} --mode sideways", 2, "unknown mode 'sideways'", "work"),
-    ("method-unknown", "blur {input} {out} --method magic", 2, "unknown method 'magic'", "work"),
-    ("cval-above-one", "blur {input} {out} --mode constant --cval 2", 2, "not between 0 and 1", "work"),
-    ("cval-255", "blur {input} {out} --mode constant --cval 255", 2, "not between 0 and 1", "work"),
-    ("cval-negative", "blur {input} {out} --mode constant --cval -0.5", 2, "not between 0 and 1", "work"),
-    ("cval-nan", "blur {input} {out} --mode constant --cval nan", 2, "nan is not a finite number", "work"),
-    ("cval-inf", "blur {input} {out} --mode constant --cval inf", 2, "inf is not a finite number", "work"),
-    ("only-one-path", "blur {input}", 2, "expected INPUT and OUTPUT, got 1 path", "work"),
-    ("three-paths", "blur {input} {out} {dir}/c.png", 2, "expected INPUT and OUTPUT, got 3", "work"),
-    ("unknown-option", "blur {input} {out} --sigmaa 2", 2, "No such option: --sigmaa", "work"),
+    ("mode-unknown", "blur -s 1 {input} {out} --mode sideways", 2, "unknown mode 'sideways'", "work"),
+    ("method-unknown", "blur -s 1 {input} {out} --method magic", 2, "unknown method 'magic'", "work"),
+    ("cval-above-one", "blur -s 1 {input} {out} --mode constant --cval 2", 2, "not between 0 and 1", "work"),
+    ("cval-255", "blur -s 1 {input} {out} --mode constant --cval 255", 2, "not between 0 and 1", "work"),
+    ("cval-negative", "blur -s 1 {input} {out} --mode constant --cval -0.5", 2, "not between 0 and 1", "work"),
+    ("cval-nan", "blur -s 1 {input} {out} --mode constant --cval nan", 2, "nan is not a finite number", "work"),
+    ("cval-inf", "blur -s 1 {input} {out} --mode constant --cval inf", 2, "inf is not a finite number", "work"),
+    ("only-one-path", "blur -s 1 {input}", 2, "expected INPUT and OUTPUT, got 1 path", "work"),
+    ("three-paths", "blur -s 1 {input} {out} {dir}/c.png", 2, "expected INPUT and OUTPUT, got 3", "work"),
+    ("unknown-option", "blur -s 1 {input} {out} --sigmaa 2", 2, "No such option: --sigmaa", "work"),
     # ---- Outputs ----
-    ("output-folder-missing", "blur {input} {dir}/nowhere/out.png", 1, "{dir}/nowhere/out.png: the folder {dir}/nowhere does not exist", "work", "both"),
-    ("output-folder-unwritable", "blur {input} {out}", 1, "{out}: cannot write in {dir}/locked (Permission denied)", "locked_folder", "runner", 0),
-    ("output-parent-is-file", "blur {input} {input}/out.png", 1, "Not a directory", "work"),
-    ("output-is-input", "blur {input} {input}", 2, "the output is the input file", "work", "both"),
-    ("output-is-input-other-spelling", "blur {input} {dir}/./in.png", 2, "the output is the input file", "work"),
-    ("output-is-input-symlink", "blur {input} {dir}/link.png", 2, "the output is the input file", "symlink_to_input"),
-    ("output-is-input-hardlink", "blur {input} {dir}/hard.png", 2, "the output is the input file", "hardlink_to_input"),
-    ("output-unknown-extension", "blur {input} {dir}/out.xyz", 2, "extension '.xyz'", "work"),
-    ("output-no-extension", "blur {input} {dir}/out", 2, "extension '(none)'", "work"),
-    ("output-is-folder", "blur {input} {dir}/folder.png", 1, "{dir}/folder.png: is a folder", "folder_named_png"),
-    ("output-jpeg-alpha", "blur {input} {dir}/out.jpg", 2, "JPEG cannot store an alpha", "rgba_png"),
-    ("output-disk-full", "blur {input} {out}", 1, "{out}: cannot write (No space left on device)", "disk_full"),
-    ("output-read-only", "blur {input} {out}", 1, "{out}: the existing output is read-only", "read_only_output"),
-    ("output-existing-kept-on-bad-input", "blur {input} {out}", 1, "{input}: cannot decode", "truncated_png_existing_output"),
-    ("output-existing-kept-on-bad-sigma", "blur {input} {out} --sigma 1e6", 2, "at most 16385", "existing_output"),
+    ("output-folder-missing", "blur -s 1 {input} {dir}/nowhere/out.png", 1, "{dir}/nowhere/out.png: the folder {dir}/nowhere does not exist", "work", "both"),
+    ("output-folder-unwritable", "blur -s 1 {input} {out}", 1, "{out}: cannot write in {dir}/locked (Permission denied)", "locked_folder", "runner", 0),
+    ("output-parent-is-file", "blur -s 1 {input} {input}/out.png", 1, "Not a directory", "work"),
+    ("output-is-input", "blur -s 1 {input} {input}", 2, "the output is the input file", "work", "both"),
+    ("output-is-input-other-spelling", "blur -s 1 {input} {dir}/./in.png", 2, "the output is the input file", "work"),
+    ("output-is-input-symlink", "blur -s 1 {input} {dir}/link.png", 2, "the output is the input file", "symlink_to_input"),
+    ("output-is-input-hardlink", "blur -s 1 {input} {dir}/hard.png", 2, "the output is the input file", "hardlink_to_input"),
+    ("output-unknown-extension", "blur -s 1 {input} {dir}/out.xyz", 2, "extension '.xyz'", "work"),
+    ("output-no-extension", "blur -s 1 {input} {dir}/out", 2, "extension '(none)'", "work"),
+    ("output-is-folder", "blur -s 1 {input} {dir}/folder.png", 1, "{dir}/folder.png: is a folder", "folder_named_png"),
+    ("output-jpeg-alpha", "blur -s 1 {input} {dir}/out.jpg", 2, "JPEG cannot store an alpha", "rgba_png"),
+    ("output-disk-full", "blur -s 1 {input} {out} --overwrite", 1, "{out}: cannot write (No space left on device)", "disk_full"),
+    ("output-read-only", "blur -s 1 {input} {out}", 1, "{out}: the existing output is read-only", "read_only_output"),
+    ("output-existing-kept-on-bad-input", "blur -s 1 {input} {out} --overwrite", 1, "{input}: cannot decode", "truncated_png_existing_output"),
+    ("output-existing-kept-on-bad-sigma", "blur -s 1 {input} {out} --sigma 1e6", 2, "at most 16385", "existing_output"),
     ("output-existing-kept-on-bad-kernel", KERNEL, 2, "{kernel}, line 2", "kernel_ragged_existing_output"),
     # ---- Round two (issue 14): memory and time bounded by what the user allowed ----
-    ("bomb-gif-frames", "blur {input} {out}", 1, ("{input}: 2,000 frames of 9000x9000 hold 162,000,000,000 pixels", "--max-pixels"), "gif_frames_bomb", "process"),
-    ("bomb-apng-frames", "blur {input} {out} --max-pixels 100000", 1, ("{input}: 20 frames of 100x100 hold 200,000 pixels", "--max-pixels"), "apng_frames", "process"),
-    ("bomb-webp-frames", "blur {input} {out} --max-pixels 100000", 1, ("{input}: 20 frames of 100x100 hold 200,000 pixels", "--max-pixels"), "webp_frames", "process"),
-    ("bomb-tiff-pages", "blur {input} {out} --max-pixels 10000", 1, ("{input}: 300 frames of 10x10 hold 30,000 pixels", "--max-pixels"), "tiff_pages", "process"),
-    ("bomb-tiff-page-2", "blur {input} {out}", 1, ("{input}: frame 2 of 2 is 10000x10000", "--max-pixels"), "tiff_big_page_2", "process"),
-    ("bomb-gif-canvas-grows", "blur {input} {out} --max-pixels 1000", 1, ("{input}: frame 2 of 2 is 40x40", "--max-pixels"), "gif_canvas_grows"),
-    ("stdin-too-large", "blur - {out} --max-pixels 100", 1, ("<stdin>: more than 1,049,376 bytes", "--max-pixels 100"), "stdin_zeros", "process"),
+    ("bomb-gif-frames", "blur -s 1 {input} {out}", 1, ("{input}: 2,000 frames of 9000x9000 hold 162,000,000,000 pixels", "--max-pixels"), "gif_frames_bomb", "process"),
+    ("bomb-apng-frames", "blur -s 1 {input} {out} --max-pixels 100000", 1, ("{input}: 20 frames of 100x100 hold 200,000 pixels", "--max-pixels"), "apng_frames", "process"),
+    ("bomb-webp-frames", "blur -s 1 {input} {out} --max-pixels 100000", 1, ("{input}: 20 frames of 100x100 hold 200,000 pixels", "--max-pixels"), "webp_frames", "process"),
+    ("bomb-tiff-pages", "blur -s 1 {input} {out} --max-pixels 10000", 1, ("{input}: 300 frames of 10x10 hold 30,000 pixels", "--max-pixels"), "tiff_pages", "process"),
+    ("bomb-tiff-page-2", "blur -s 1 {input} {out}", 1, ("{input}: frame 2 of 2 is 10000x10000", "--max-pixels"), "tiff_big_page_2", "process"),
+    ("bomb-gif-canvas-grows", "blur -s 1 {input} {out} --max-pixels 1000", 1, ("{input}: frame 2 of 2 is 40x40", "--max-pixels"), "gif_canvas_grows"),
+    ("stdin-too-large", "blur -s 1 - {out} --max-pixels 100", 1, ("<stdin>: more than 1,049,376 bytes", "--max-pixels 100"), "stdin_zeros", "process"),
     ("kernel-dev-zero", "convolve {input} {out} --kernel /dev/zero", 2, "/dev/zero: not a regular file", "work", "process"),
     ("kernel-mat-dev-zero", KERNEL, 2, "{kernel}: not a regular file", "kernel_mat_dev_zero", "process"),
     ("kernel-fifo", KERNEL, 2, "{kernel}: not a regular file", "kernel_fifo", "process"),
@@ -164,34 +164,34 @@ CASES = [
     ("kernel-line-too-long", KERNEL, 2, "{kernel}, line 1: longer than", "kernel_long_line", "process"),
     ("kernel-npy-3d-huge", KERNEL, 2, "{kernel}: holds a 3-D array", "kernel_npy_3d_huge", "both"),
     # ---- Round two: writing only where the user meant ----
-    ("suffix-separator", "blur {input} --out-dir {dir}/out --suffix /../../x", 2, "--suffix '/../../x'", "work"),
-    ("suffix-dot-dot", "blur {input} --out-dir {dir}/out --suffix ..", 2, "--suffix '..'", "work"),
+    ("suffix-separator", "blur -s 1 {input} --out-dir {dir}/out --suffix /../../x", 2, "--suffix '/../../x'", "work"),
+    ("suffix-dot-dot", "blur -s 1 {input} --out-dir {dir}/out --suffix ..", 2, "--suffix '..'", "work"),
     ("kernel-dot-slash", "convolve {input} {out} --kernel ./k.txt", 0, "", "kernel_in_cwd", "both"),
     ("kernel-dot-dot", "convolve {input} {out} --kernel ../k.txt", 0, "", "kernel_in_parent_cwd"),
     ("kernel-digit-name", "convolve {input} {out} --kernel 1k.txt", 0, "", "kernel_in_cwd"),
     ("kernel-dot-slash-missing", "convolve {input} {out} --kernel ./nope.txt", 2, "./nope.txt: no such file", "kernel_in_cwd"),
     # ---- Round two: clean messages ----
-    ("control-chars-in-name", "blur {input} {out}", 1, "a\\x1b[31mred\\nforged.png: no such file", "control_char_name", "both"),
-    ("control-chars-in-bad-file", "blur {input} {out}", 1, "b\\x1b]0;title\\x07.png: not an image file", "control_char_bad_file"),
+    ("control-chars-in-name", "blur -s 1 {input} {out}", 1, "a\\x1b[31mred\\nforged.png: no such file", "control_char_name", "both"),
+    ("control-chars-in-bad-file", "blur -s 1 {input} {out}", 1, "b\\x1b]0;title\\x07.png: not an image file", "control_char_bad_file"),
     ("control-chars-in-kernel-name", KERNEL, 2, "k\\x1b[2J.txt, line 1: 'x' is not a number", "control_char_kernel"),
     ("kernel-overflow", "convolve {input} {out} --kernel 1e308,1e308,1e308", 2, "overflow", "work", "both"),
     ("kernel-float32-overflow", "convolve {input} {out} --kernel 3e38,3e38", 2, "overflow", "work"),
-    ("scale-overflow", "blur {input} {out} --scale 1e300", 2, "overflow", "work", "both"),
-    ("bias-overflow", "blur {input} {out} --bias 1e308", 2, "overflow", "work"),
+    ("scale-overflow", "convolve -k gaussian:1 {input} {out} --scale 1e300", 2, "overflow", "work", "both"),
+    ("bias-overflow", "convolve -k gaussian:1 {input} {out} --bias 1e308", 2, "overflow", "work"),
     ("amount-overflow", "sharpen {input} {out} --amount 1e300", 2, "overflow", "work"),
     ("log-sigma-underflow", "convolve {input} {out} --kernel log:1e-300", 2, "log: sigma 1e-300 is too small", "work", "both"),
     ("edges-log-sigma-underflow", "edges {input} {out} --operator log --sigma 1e-300", 2, "sigma 1e-300 is too small", "work"),
     ("float-image-overflow", "convolve {input} {dir}/out.tif --kernel 1,1,1", 2, "overflow", "float_tiff_near_max"),
-    ("truncated-jpeg-with-eoi", "blur {input} {out}", 1, ("{input}: cannot decode", "truncated"), "truncated_jpeg_with_eoi", "both"),
-    ("jpeg-trailing-data", "blur {input} {out}", 0, "", "jpeg_trailing_data"),
-    ("jpeg-progressive", "blur {input} {out}", 0, "", "jpeg_progressive"),
-    ("output-ico", "blur {input} {out}", 0, "", "ico_output"),
-    ("output-ico-too-large", "blur {input} {dir}/out.ico", 2, "ICO", "large_input"),
-    ("output-icns", "blur {input} {dir}/out.icns", 2, "ICNS", "work"),
-    ("output-blp", "blur {input} {dir}/out.blp", 2, "BLP", "work"),
+    ("truncated-jpeg-with-eoi", "blur -s 1 {input} {out}", 1, ("{input}: cannot decode", "truncated"), "truncated_jpeg_with_eoi", "both"),
+    ("jpeg-trailing-data", "blur -s 1 {input} {out}", 0, "", "jpeg_trailing_data"),
+    ("jpeg-progressive", "blur -s 1 {input} {out}", 0, "", "jpeg_progressive"),
+    ("output-ico", "blur -s 1 {input} {out}", 0, "", "ico_output"),
+    ("output-ico-too-large", "blur -s 1 {input} {dir}/out.ico", 2, "ICO", "large_input"),
+    ("output-icns", "blur -s 1 {input} {dir}/out.icns", 2, "ICNS", "work"),
+    ("output-blp", "blur -s 1 {input} {dir}/out.blp", 2, "BLP", "work"),
     # ---- Bugs: an unexpected exception is one line too (--debug shows it: see below) ----
-    ("internal-error", "blur {input} {out}", 1, "internal error: RuntimeError: planted bug", "bug_in_filter"),
-    ("internal-error-mid-write", "blur {input} {out}", 1, "internal error: RuntimeError: planted bug", "bug_while_saving"),
+    ("internal-error", "blur -s 1 {input} {out}", 1, "internal error: RuntimeError: planted bug", "bug_in_filter"),
+    ("internal-error-mid-write", "blur -s 1 {input} {out} --overwrite", 1, "internal error: RuntimeError: planted bug", "bug_while_saving"),
 ]
 
 # Cases that need features other branches are building. No test reads this list:
@@ -846,7 +846,7 @@ def test_outputs_get_normal_permissions_and_keep_existing_ones(work):
     """Outputs are not left private (mkstemp's 0600); a replaced file keeps its mode."""
     umask = os.umask(0o022)
     os.umask(umask)
-    assert CliRunner().invoke(app, ["blur", work["input"], work["out"]]).exit_code == 0
+    assert CliRunner().invoke(app, ["blur", "-s", "1", work["input"], work["out"]]).exit_code == 0
     assert stat.S_IMODE(os.stat(work["out"]).st_mode) == 0o666 & ~umask
     os.chmod(work["out"], 0o640)
     assert CliRunner().invoke(app, ["blur", work["input"], work["out"], "-s", "2"]).exit_code == 0
@@ -857,7 +857,8 @@ def test_debug_shows_the_traceback_of_a_bug(bug_while_saving):
     """With --debug a bug propagates (CliRunner keeps it; a terminal shows its traceback)."""
     paths = bug_while_saving
     before = snapshot(Path(paths["dir"]))
-    result = CliRunner().invoke(app, ["--debug", "blur", paths["input"], paths["out"]])
+    result = CliRunner().invoke(app, ["--debug", "blur", "-s", "1", paths["input"], paths["out"],
+                                      "--overwrite"])
     assert result.exit_code == 1
     assert isinstance(result.exception, RuntimeError)
     assert str(result.exception) == "planted bug"
@@ -1011,7 +1012,7 @@ def _no_temp_files(folder) -> bool:
 def test_output_character_device_is_written_not_replaced(work):
     node = Path(work["dir"]) / "null"
     os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
-    proc = _run(["blur", work["input"], str(node), "--format", "png"])
+    proc = _run(["blur", "-s", "1", work["input"], str(node), "--format", "png"])
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == b""
     st_after = node.lstat()
@@ -1023,7 +1024,7 @@ def test_output_character_device_is_written_not_replaced(work):
 def test_output_block_device_is_refused(work):
     node = Path(work["dir"]) / "disk"
     os.mknod(node, stat.S_IFBLK | 0o600, os.makedev(240, 77))  # a number no driver owns
-    proc = _run(["blur", work["input"], str(node), "--format", "png"])
+    proc = _run(["blur", "-s", "1", work["input"], str(node), "--format", "png"])
     assert proc.returncode == 1
     _one_error_line(proc.stderr, f"{node}: is a block device")
     assert stat.S_ISBLK(node.lstat().st_mode)
@@ -1038,7 +1039,7 @@ def test_output_fifo_is_written_not_replaced(work):
     received = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    proc = _run(["blur", work["input"], str(fifo)])
+    proc = _run(["blur", "-s", "1", work["input"], str(fifo)])
     reader.join(30)
     assert proc.returncode == 0, proc.stderr
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
@@ -1051,7 +1052,7 @@ def test_output_link_to_stdout_writes_the_pipe(work):
     """A '/dev/stdout'-style link: the bytes go down the pipe; the link stays."""
     link = Path(work["dir"]) / "stdout.png"
     os.symlink("/proc/self/fd/1", link)
-    proc = _run(["blur", work["input"], str(link)])
+    proc = _run(["blur", "-s", "1", work["input"], str(link)])
     assert proc.returncode == 0, proc.stderr
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
     with Image.open(io.BytesIO(proc.stdout)) as im:
@@ -1066,7 +1067,7 @@ def test_output_socket_is_refused(work):
     sock = socket.socket(socket.AF_UNIX)
     try:
         sock.bind(str(path))
-        proc = _run(["blur", work["input"], str(path)])
+        proc = _run(["blur", "-s", "1", work["input"], str(path)])
     finally:
         sock.close()
     assert proc.returncode == 1
@@ -1117,7 +1118,7 @@ def _tree_with_loops(root: Path) -> None:
 def test_recursive_glob_never_enters_a_folder_twice(tmp_path):
     _tree_with_loops(tmp_path / "in")
     out = tmp_path / "out"
-    proc = _run(["blur", str(tmp_path / "in" / "**" / "*.png"), "--recursive",
+    proc = _run(["blur", "-s", "1", str(tmp_path / "in" / "**" / "*.png"), "--recursive",
                  "--out-dir", str(out), "-q"], timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.rglob("*.png")) == ["a.png", "b.png"]
@@ -1126,7 +1127,7 @@ def test_recursive_glob_never_enters_a_folder_twice(tmp_path):
 def test_recursive_folder_walk_never_enters_a_folder_twice(tmp_path):
     _tree_with_loops(tmp_path / "in")
     out = tmp_path / "out"
-    proc = _run(["blur", str(tmp_path / "in"), "--recursive", "--out-dir", str(out), "-q"])
+    proc = _run(["blur", "-s", "1", str(tmp_path / "in"), "--recursive", "--out-dir", str(out), "-q"])
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
         "a.png", "sub/b.png"]
@@ -1178,7 +1179,7 @@ def test_recursive_walk_of_a_1200_level_tree(deep_tmp, how):
         os.mkdir(deep)
     _small_rgb().save(os.path.join(deep, "x.png"))
     source = str(root) if how == "folder" else str(root / "**" / "*.png")
-    proc = _run(["blur", source, "--recursive", "--out-dir", str(tmp_path / "out"), "-q"])
+    proc = _run(["blur", "-s", "1", source, "--recursive", "--out-dir", str(tmp_path / "out"), "-q"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [os.path.basename(p) for p in _files_under(tmp_path / "out")] == ["x.png"]
 
@@ -1191,7 +1192,7 @@ def _closing(fd: int):
 
 
 def test_stdout_closed(work):
-    proc = subprocess.run([sys.executable, "-m", "convtool", "blur", work["input"], "-",
+    proc = subprocess.run([sys.executable, "-m", "convtool", "blur", "-s", "1", work["input"], "-",
                            "--format", "png"], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                           timeout=60, preexec_fn=_closing(1), env=ENV)
     assert proc.returncode == 1
@@ -1200,14 +1201,14 @@ def test_stdout_closed(work):
 
 def test_stdout_not_writable_ebadf(work):
     with open(os.devnull, "rb") as read_only:
-        proc = _run(["blur", work["input"], "-", "--format", "png"], stdout=read_only,
+        proc = _run(["blur", "-s", "1", work["input"], "-", "--format", "png"], stdout=read_only,
                     stderr=subprocess.PIPE, capture_output=False)
     assert proc.returncode == 1
     _one_error_line(proc.stderr, "<stdout>: cannot write (Bad file descriptor)")
 
 
 def test_stdin_closed(work):
-    proc = subprocess.run([sys.executable, "-m", "convtool", "blur", "-", work["out"]],
+    proc = subprocess.run([sys.executable, "-m", "convtool", "blur", "-s", "1", "-", work["out"]],
                           capture_output=True, timeout=60, preexec_fn=_closing(0), env=ENV)
     assert proc.returncode == 1
     _one_error_line(proc.stderr, "<stdin>: standard input is closed")
@@ -1218,7 +1219,7 @@ def test_a_reader_that_leaves_mid_image_is_a_failure(tmp_path):
     source = tmp_path / "noise.png"
     rng = np.random.default_rng(5)
     Image.fromarray(rng.integers(0, 256, (1000, 1200, 3), dtype=np.uint8)).save(source)
-    convtool = subprocess.Popen([sys.executable, "-m", "convtool", "blur", str(source), "-",
+    convtool = subprocess.Popen([sys.executable, "-m", "convtool", "blur", "-s", "1", str(source), "-",
                                  "--format", "png"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, preexec_fn=limit_memory)
     head = subprocess.run(["head", "-c", "100000"], stdin=convtool.stdout, capture_output=True,
@@ -1247,7 +1248,7 @@ def test_batch_progress_escapes_control_characters(tmp_path):
     folder.mkdir()
     _small_rgb().save(folder / "ok\x1b[31m.png")
     (folder / "bad\nconvtool: 0 failed.png").write_bytes(b"not an image")
-    proc = _run(["blur", str(folder), "--out-dir", str(tmp_path / "out")])
+    proc = _run(["blur", "-s", "1", str(folder), "--out-dir", str(tmp_path / "out")])
     assert proc.returncode == 1
     err = proc.stderr.decode()
     assert not raw_control_characters(err), err

@@ -380,7 +380,9 @@ def test_png_text_chunks_survive(tmp_path):
     out = tmp_path / "out.png"
     process_file(FilterJob(mean_kernel(3)), source, out)
     with Image.open(out) as im:
-        assert im.text == {"Comment": "scanned 1998", "Title": "Ünïcode title"}
+        # Kept, with convtool named as the Software that wrote the file (issue 13).
+        assert im.text == {"Comment": "scanned 1998", "Title": "Ünïcode title",
+                           "Software": "convtool"}
 
 
 def test_tiff_keeps_icc_dpi_and_orientation(tmp_path, metadata):

@@ -12,7 +12,14 @@
 
 from convtool.batch.executor import Executor, RunSpec, WorkItem, run_item
 from convtool.batch.local import InlineExecutor, LocalExecutor, default_jobs
-from convtool.batch.plan import BatchPlan, InputFile, expand_inputs, output_name, plan_batch
+from convtool.batch.plan import (
+    BatchPlan,
+    InputFile,
+    expand_inputs,
+    make_out_dir,
+    output_name,
+    plan_batch,
+)
 from convtool.batch.results import STATUSES, BatchReport, file_record
 from convtool.batch.run import check_jobs, run_batch, stale_temp_files
 from convtool.pipeline import FileResult
@@ -32,6 +39,7 @@ __all__ = [
     "default_jobs",
     "expand_inputs",
     "file_record",
+    "make_out_dir",
     "output_name",
     "plan_batch",
     "run_batch",

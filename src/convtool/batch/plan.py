@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from convtool import imaging
 from convtool.batch.results import file_record
-from convtool.errors import ImageReadError, UsageError
+from convtool.errors import ImageReadError, ImageWriteError, UsageError
 from convtool.pipeline.files import FileResult
 
 
@@ -90,11 +90,14 @@ def _folder_key(path: str):
     return st.st_dev, st.st_ino
 
 
-def _walk(folder: str, recursive: bool, avoid: set) -> Iterator[tuple]:
+def _walk(folder: str, recursive: bool, avoid: set, hidden: bool = False
+          ) -> Iterator[tuple]:
     """Yield (path, name) for files in ``folder``, sorted, not entering ``avoid`` (device, inode).
 
     Iterative (a stack of folders, not recursion: 1,200-level trees are fine),
-    entering no folder twice (by device and inode) and no folder symlink.
+    entering no folder twice (by device and inode) and no folder symlink. Names
+    starting with ``.`` (macOS ``._*`` AppleDouble files, ``.git``) are passed over
+    unless ``hidden``.
     """
     seen = {_folder_key(folder)}
     stack = [(iter(_sorted_entries(folder)), "")]
@@ -102,6 +105,8 @@ def _walk(folder: str, recursive: bool, avoid: set) -> Iterator[tuple]:
         entry = next(stack[-1][0], None)
         if entry is None:
             stack.pop()
+            continue
+        if entry.name.startswith(".") and not hidden:
             continue
         name = stack[-1][1] + entry.name
         if entry.is_dir(follow_symlinks=False):
@@ -172,7 +177,7 @@ def _recursive_glob(pattern: str) -> list[str]:
 
 
 def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
-                  avoid=()) -> Iterator[InputFile]:
+                  avoid=(), hidden: bool = False) -> Iterator[InputFile]:
     """Turn files, folders and glob patterns into the input files, lazily.
 
     Parameters
@@ -187,6 +192,9 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
         ``exclude``.
     avoid : iterable of str
         Folders not to enter, such as the output folder inside an input folder.
+    hidden : bool
+        Also take files and folders whose names start with ``.`` in folders
+        (patterns match them only when they say so, as the shell's do).
 
     Yields
     ------
@@ -217,7 +225,7 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
     for raw in paths:
         path = os.fspath(raw)
         if os.path.isdir(path):
-            candidates = ((p, n, False) for p, n in _walk(path, recursive, avoid))
+            candidates = ((p, n, False) for p, n in _walk(path, recursive, avoid, hidden))
         elif os.path.lexists(path):
             candidates = iter([(path, os.path.basename(path), True)])
         elif _has_magic(path):
@@ -226,9 +234,9 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
             else:
                 matches = sorted(glob.iglob(path))
             if not matches:
-                msg = f"{path}: the pattern matches no files"
+                msg = f"{path}: no input files (the pattern matches nothing)"
                 raise ImageReadError(msg)
-            candidates = _expand_matches(matches, recursive, avoid)
+            candidates = _expand_matches(matches, recursive, avoid, hidden)
         else:
             msg = f"{path}: no such file or folder"
             raise ImageReadError(msg)
@@ -238,10 +246,10 @@ def expand_inputs(paths, *, recursive: bool = False, include=(), exclude=(),
                 yield item
 
 
-def _expand_matches(matches, recursive, avoid):
+def _expand_matches(matches, recursive, avoid, hidden):
     for match in matches:
         if os.path.isdir(match):
-            for p, n in _walk(match, recursive, avoid):
+            for p, n in _walk(match, recursive, avoid, hidden):
                 yield p, n, False
         else:
             yield match, os.path.basename(match), False
@@ -262,17 +270,19 @@ def output_name(name: str, *, suffix: str = "", format: str | None = None) -> st
 
 def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(),
                suffix: str = "", format: str | None = None,
-               skip_existing: bool = False) -> BatchPlan:
+               skip_existing: bool = False, hidden: bool = False) -> BatchPlan:
     """Pair every input with its output in ``out_dir``, refusing clashes before any work.
 
-    Only names are listed here; no image is opened.
+    Only names are listed here; no image is opened. ``recursive``, ``include``,
+    ``exclude`` and ``hidden`` choose the inputs as :func:`expand_inputs` does.
 
     Raises
     ------
     UsageError
         Two inputs would write the same output, or an output would replace an input.
     ImageReadError
-        As :func:`expand_inputs`.
+        As :func:`expand_inputs`, and when no image file is found at all
+        ("no input files"), whether a pattern or ``include`` matched nothing.
     """
     out_dir = _check_out_dir(out_dir, format)
     _check_suffix(suffix)
@@ -281,7 +291,7 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
     items: list[tuple[str, str]] = []
     skipped: list[FileResult] = []
     inputs = expand_inputs(paths, recursive=recursive, include=include, exclude=exclude,
-                           avoid=[out_dir])
+                           avoid=[out_dir], hidden=hidden)
     for found in inputs:
         real = os.path.realpath(found.path)
         if real in seen_inputs:
@@ -298,9 +308,7 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
                    "choose another out_dir or a suffix")
             raise UsageError(msg, params=("out_dir", "suffix"))
         if key in owner:
-            msg = (f"{owner[key]} and {found.path} would both be written to {target}; "
-                   "use recursive to keep sub-folders, a suffix, or separate runs")
-            raise UsageError(msg, params=("recursive", "suffix"))
+            raise _clash(owner[key], found.path, target, format)
         owner[key] = found.path
         items.append((found.path, target))
     for _, target in items:
@@ -308,12 +316,51 @@ def plan_batch(paths, out_dir, *, recursive: bool = False, include=(), exclude=(
             msg = (f"{target}: would be written by this run and is also one of its inputs; "
                    "choose another out_dir")
             raise UsageError(msg, params=("out_dir",))
+    if not items:
+        raise _no_input_files(paths, include, skipped)
     if skip_existing:
         exists = [os.path.exists(t) for _, t in items]
         skipped += [FileResult(s, t, (), "", 0.0, "skipped", "the output already exists")
                     for (s, t), e in zip(items, exists, strict=True) if e]
         items = [item for item, e in zip(items, exists, strict=True) if not e]
     return BatchPlan(items, skipped)
+
+
+def _clash(first: str, second: str, target: str, format: str | None) -> UsageError:
+    """Two inputs, one output: say what can part them (neither suffix nor recursive can)."""
+    stems = {os.path.splitext(os.path.basename(p))[0] for p in (first, second)}
+    if format and len(stems) == 1 and os.path.dirname(first) == os.path.dirname(second):
+        hint = (f"they differ only in extension and format {format} gives both the same: "
+                "leave out format, or filter them in separate runs")
+        return UsageError(f"{first} and {second} would both be written to {target}; {hint}",
+                          params=("format",))
+    hint = ("files of the same name from different inputs: filter them in separate runs "
+            "into different folders, or rename one")
+    return UsageError(f"{first} and {second} would both be written to {target}; {hint}")
+
+
+def _no_input_files(paths, include, skipped) -> ImageReadError:
+    where = ", ".join(os.fspath(p) for p in paths)
+    if include:
+        why = f"no image in {where} matches include {' '.join(include)}"
+    elif skipped:
+        why = f"{where} holds {len(skipped)} file(s), none an image (by its extension)"
+    else:
+        why = f"{where} holds no image files"
+    return ImageReadError(f"no input files: {why}", params=("include",))
+
+
+def make_out_dir(out_dir) -> None:
+    """Create ``out_dir`` (and its parents) once, before any work.
+
+    Raises :class:`ImageWriteError` naming the folder when it cannot be made, so a
+    run fails with one message rather than once per file.
+    """
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        msg = f"out_dir {out_dir}: cannot create the folder ({e.strerror or e})"
+        raise ImageWriteError(msg, params=("out_dir",)) from None
 
 
 def _check_out_dir(out_dir, format: str | None) -> str:

@@ -76,7 +76,8 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None,
     items = [WorkItem(i, os.fspath(s), os.fspath(t)) for i, (s, t) in enumerate(items)]
     jobs = check_jobs(jobs)
     if executor is None:
-        executor = InlineExecutor() if jobs == 1 or len(items) <= 1 else LocalExecutor(jobs)
+        inline = jobs == 1 or len(items) <= 1 or not _main_is_importable()
+        executor = InlineExecutor() if inline else LocalExecutor(jobs)
     start = time.perf_counter()
     results: list[FileResult | None] = [None] * len(items)
     folders = {os.path.dirname(os.path.abspath(item.target)) for item in items}
@@ -104,6 +105,27 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None,
                                                  "interrupted", "not done: the run was interrupted")
              for r, item in zip(results, items, strict=True)]
     return BatchReport(list(skipped) + final, time.perf_counter() - start, interrupted)
+
+
+def _main_is_importable() -> bool:
+    """Whether worker processes can import the caller's ``__main__`` without rerunning it.
+
+    Workers start by importing the main script. A script without an
+    ``if __name__ == "__main__":`` guard would run the batch again in every
+    worker, and a program read from stdin cannot be imported at all: such
+    callers get the files filtered in their own process instead.
+    """
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        return path is not None or not hasattr(main, "__file__")  # -m modules; interactive
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "__main__" in f.read()
+    except OSError:  # '<stdin>' and the like
+        return False
 
 
 def _run_all(executor: Executor, spec: RunSpec, items: list[WorkItem], record) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import signal
 import sys
@@ -19,14 +20,59 @@ import typer.core
 
 from convtool import __version__
 from convtool.cli import _typer_compat
+from convtool.cli.help import MAX_HELP_WIDTH, split_examples
 from convtool.cli.options import flag_for
 from convtool.errors import ConvtoolError
 
 
-class _OneLineErrors(typer.core.TyperGroup):
+class LightGroup(typer.core.TyperGroup):
+    """A command group whose ``--help`` flag costs no pydantic import (see _typer_compat)."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            _typer_compat.coerce_as_given(option)
+        return option
+
+
+def _long_options(group) -> set[str]:
+    """Every ``--long`` option of every command under ``group``."""
+    found = set()
+    for command in getattr(group, "commands", {}).values():
+        for param in command.params:
+            found.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+        found |= _long_options(command)
+    return found
+
+
+def _one_dash_mistake(args, options) -> str | None:
+    """``-sigma 2`` means ``--sigma 2``; click would read it as ``-s igma``. Name it."""
+    for arg in args:
+        if arg == "--":
+            break
+        if re.fullmatch(r"-[A-Za-z][\w-]+", arg) and "-" + arg in options:
+            return f"{arg}: a long option takes two dashes: -{arg}"
+    return None
+
+
+def _debug_first(args: list[str]) -> list[str]:
+    """Accept ``--debug`` anywhere before ``--``, as if given before the command."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[1:end]:
+        return args
+    return ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+
+
+class _OneLineErrors(LightGroup):
     """Report usage errors (unknown option, missing argument) as one line on stderr."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not os.environ.get(_typer_compat.complete_var(prog_name or "convtool")):
+            args = _debug_first(list(sys.argv[1:] if args is None else args))
+            mistake = _one_dash_mistake(args, _long_options(self))
+            if mistake and standalone_mode:
+                sys.stderr.write(f"convtool: error: {mistake}\n")
+                sys.exit(2)
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -59,16 +105,34 @@ class _OneLineErrors(typer.core.TyperGroup):
         return name, command, rest
 
 
+_HELP, _EXAMPLES = split_examples("""
+    Exact, fast image convolution: blur, box-filter or convolve images with any kernel.
+
+    Two paths are INPUT OUTPUT; with --out-dir DIR every path is an input (files, folders,
+    globs). An existing OUTPUT that convtool did not write is replaced only with --overwrite.
+    'convtool COMMAND --help' lists a command's options; 'convtool completion bash' (zsh, fish)
+    sets up Tab completion.
+
+    Examples:
+      convtool blur photo.png blurred.png --sigma 2
+      convtool convolve photo.png edges.png --kernel sobel-x --abs
+      convtool mean photos/ --out-dir smooth/ --size 5 --recursive
+      cat photo.png | convtool sharpen - - --sigma 1.5 --format png > sharp.png
+      convtool kernel show gaussian:2
+    """)
+
 app = typer.Typer(
     cls=_OneLineErrors,
     name="convtool",
-    help="Exact, fast image convolution: blur, box-filter or convolve images with any kernel.",
-    add_completion=False,
+    help=_HELP,
+    epilog=_EXAMPLES,
+    add_completion=False,  # convtool completion SHELL instead: no cost for ordinary runs
     no_args_is_help=True,
     # Plain help: rendering it with rich costs ~0.15 s of start-up, over the 0.25 s budget.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"],
+                      "max_content_width": MAX_HELP_WIDTH},
 )
 
 _state = {"debug": False}
@@ -193,20 +257,18 @@ def _main_options(
         help="Print the version and exit.")] = False,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show a traceback for unexpected errors, also those of batch "
-                        "workers.")] = False,
+                        "workers (also accepted after the command).")] = False,
 ) -> None:
-    """Exact, fast image convolution.
-
-    Example: convtool blur photo.png blurred.png --sigma 2
-    """
     _state["debug"] = debug
 
 
 def main() -> None:
-    """Entry point of the ``convtool`` console script."""
+    """Entry point of the ``convtool`` console script (and of ``python -m convtool``)."""
+    if os.environ.get(_typer_compat.complete_var("convtool")):  # a shell asks for completions
+        _typer_compat.enable_completion()
     install_signal_handlers()
     try:
-        app()
+        app(prog_name="convtool")
     except KeyboardInterrupt:
         message, code = interrupted_exit()
         sys.stderr.write(f"convtool: error: {message}\n")

@@ -6,24 +6,36 @@ from typing import Annotated
 
 import typer
 
-from convtool.cli.app import app, handles_errors
+from convtool.cli.app import LightGroup, app, handles_errors
+from convtool.cli.completion import complete_kernel, complete_normalize
+from convtool.cli.help import GroupedCommand, choices_metavar, split_examples
 from convtool.cli.options import SPEC_HELP, one_of
 from convtool.kernels.choices import NORMALIZE_CHOICES
 
 kernel_app = typer.Typer(
+    cls=LightGroup,
     help="Look at kernels: convtool kernel show SPEC.",
+    epilog=split_examples("""Examples:
+        convtool kernel show gaussian:2
+        convtool kernel show sobel-x --correlate
+        """)[1],
     no_args_is_help=True,
 )
+_SHOW_EXAMPLES = split_examples("""Examples:
+    convtool kernel show gaussian:1.5 --size 4000x3000
+    convtool kernel show "1 2 1; 2 4 2; 1 2 1" --normalize auto
+    convtool kernel show gaussian:20 --npy g20.npy
+    """)[1]
 app.add_typer(kernel_app, name="kernel")
 
 
-@app.command(name="kernels")
+@app.command(name="kernels", epilog=split_examples("""Examples:
+    convtool kernels
+    convtool kernels | grep gaussian
+    """)[1])
 @handles_errors
 def list_kernels() -> None:
-    """List every named kernel and kernel spec form, with a one-line description.
-
-    Example: convtool kernels
-    """
+    """List every named kernel and kernel spec form, with a one-line description."""
     from rich.console import Console
     from rich.table import Table
 
@@ -41,22 +53,34 @@ def list_kernels() -> None:
     Console().print(table)
 
 
-@kernel_app.command(name="show")
+@kernel_app.command(name="show", cls=GroupedCommand, epilog=_SHOW_EXAMPLES)
 @handles_errors
 def show_kernel(
-    spec: Annotated[str, typer.Argument(help=SPEC_HELP, show_default=False)],
+    spec: Annotated[str, typer.Argument(help=SPEC_HELP, metavar="SPEC", show_default=False,
+                                        autocompletion=complete_kernel)],
     size: Annotated[str, typer.Option(
         "--size", help="Image size WIDTHxHEIGHT for which to report the method that "
-                       "--method auto would choose (assuming 3 channels).")] = "1024x1024",
+                       "--method auto would choose (assuming 3 channels).",
+        metavar="WxH")] = "1024x1024",
     normalize: Annotated[str, typer.Option(
-        "--normalize", help=f"As for the filtering commands: {one_of(NORMALIZE_CHOICES)}.")
+        "--normalize", help=f"As for the filtering commands: {one_of(NORMALIZE_CHOICES)}.",
+        metavar=choices_metavar(NORMALIZE_CHOICES), autocompletion=complete_normalize)
     ] = "none",
     correlate: Annotated[bool, typer.Option(
         "--correlate", help="Show the kernel as it is convolved for --correlate.")] = False,
+    values: Annotated[bool, typer.Option(
+        "--values", help="Print every value, however large the kernel (for a file or a "
+                         "pipe).")] = False,
+    npy: Annotated[str | None, typer.Option(
+        "--npy", help="Also save the kernel's values to this .npy file (numpy.load reads "
+                      "it; convtool convolve --kernel takes it).", metavar="FILE",
+        show_default=False)] = None,
 ):
     """Show a kernel's values, size, sum, separability and the method auto would choose.
 
-    Example: convtool kernel show gaussian:1.5 --size 4000x3000
+    Kernels up to 11x11 are printed as numbers; larger ones as a shaded block on a
+    colour terminal, as numbers up to 25x25 otherwise (NO_COLOR, a pipe), and
+    beyond that --values prints them all.
     """
     from rich.console import Console
 
@@ -65,13 +89,10 @@ def show_kernel(
 
     kernel = adjust_kernel(parse_kernel(spec), normalize=normalize, correlate=correlate)
     height, width = parse_size(size)
+    if npy is not None:
+        _save_npy(kernel.array, npy)
     console = Console()
-    # A value table is never cut with an ellipsis: widen the console to fit it.
-    cells = [f"{v:.4g}" for v in kernel.array.ravel()]
-    needed = (max(map(len, cells)) + 2) * (kernel.shape[-1] if kernel.array.ndim else 1) + 2
-    if needed > console.width and max(kernel.shape) <= _TABLE_LIMIT:
-        console = Console(width=needed)
-    console.print(_kernel_renderable(kernel.array))
+    _print_values(console, kernel.array, every=values)
     kh, kw = (1, *kernel.shape) if len(kernel.shape) == 1 else kernel.shape
     console.print(f"name: {kernel.name}")
     console.print(f"size: {kw}x{kh} (width x height), {kernel.array.size} values")
@@ -82,32 +103,67 @@ def show_kernel(
     if kernel.separable:
         column, row = kernel.factors
         console.print("separable: yes, column x row")
-        console.print(f"  column: [{' '.join(f'{v:.4g}' for v in column)}]")
-        console.print(f"  row:    [{' '.join(f'{v:.4g}' for v in row)}]")
+        console.print(f"  column: [{' '.join(f'{v:.4g}' for v in column)}]", soft_wrap=True)
+        console.print(f"  row:    [{' '.join(f'{v:.4g}' for v in row)}]", soft_wrap=True)
     else:
         console.print("separable: no")
     method = engine.choose_method((height, width, 3), kernel.array)
     console.print(f"method for a {width}x{height} RGB image: {method}")
+    if npy is not None:
+        console.print(f"saved: {npy}", soft_wrap=True)
 
 
-_TABLE_LIMIT = 11  # kernels up to 11x11 are printed as numbers
+_TABLE_LIMIT = 11  # kernels up to 11x11 are printed as a table of numbers
+_PLAIN_LIMIT = 25  # without colour, numbers up to 25x25 (a shaded block cannot be seen)
 _BLOCK_WIDTH = 48  # larger ones as a shaded block at most this many cells wide
 
 
-def _kernel_renderable(array):
-    """A Rich table of the values, or a shaded block (white positive, red negative)."""
+def _save_npy(array, path: str) -> None:
     import numpy as np
-    from rich.table import Table
+
+    from convtool.errors import ImageWriteError
+
+    try:
+        with open(path, "wb") as f:
+            np.save(f, array)
+    except OSError as e:
+        msg = f"--npy {path}: cannot write the file ({e.strerror or e})"
+        raise ImageWriteError(msg) from None
+
+
+def _value_rows(array) -> list[str]:
+    """The values as right-aligned rows of text, 4 significant digits each."""
+    import numpy as np
+
+    a = np.atleast_2d(array)
+    cells = [[f"{v:.4g}" for v in row] for row in a]
+    width = max(len(c) for row in cells for c in row)
+    return [" ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def _print_values(console, array, *, every: bool) -> None:
+    """Numbers when they can be read; a shaded block only where colour shows it."""
+    side = max(array.shape) if array.ndim else 1
+    colour = console.is_terminal and console.color_system is not None and not console.no_color
+    if every or side <= _TABLE_LIMIT or (not colour and side <= _PLAIN_LIMIT):
+        for line in _value_rows(array):
+            console.print(line, soft_wrap=True, highlight=False)
+        return
+    size = "x".join(str(n) for n in reversed(array.shape))
+    offer = (f"--values prints all {array.size} values, --npy FILE saves them")
+    if not colour:
+        console.print(f"values: a {size} kernel is too big to print here; {offer}")
+        return
+    console.print(_shaded_block(array))
+    console.print(f"values: {offer}")
+
+
+def _shaded_block(array):
+    """A shaded block of the values (white positive, red negative) for a colour terminal."""
+    import numpy as np
     from rich.text import Text
 
     a = np.atleast_2d(array)
-    if max(a.shape) <= _TABLE_LIMIT:
-        table = Table(show_header=False, box=None, padding=(0, 1))
-        for _ in range(a.shape[1]):
-            table.add_column(justify="right")
-        for row in a:
-            table.add_row(*(f"{v:.4g}" for v in row))
-        return table
     step = -(-max(a.shape) // _BLOCK_WIDTH)
     shown = a[::step, ::step]
     peak = float(np.abs(a).max()) or 1.0

@@ -19,16 +19,40 @@ from typing import Annotated
 
 import typer
 
-from convtool.engine.modes import METHOD_TABLE, mode_help
+from convtool.cli.completion import (
+    complete_alpha,
+    complete_method,
+    complete_mode,
+    complete_normalize,
+)
+from convtool.cli.help import BATCH, ENGINE, IMAGE, KERNEL, OTHER, SCALE, choices_metavar
+from convtool.engine.modes import METHOD_TABLE, METHODS, MODES, mode_help
 from convtool.imaging.choices import ALPHA_MODES, DEPTHS, TIFF_COMPRESSIONS
 from convtool.kernels.choices import NORMALIZE_CHOICES
 
-ENGINE = "Engine"
-KERNEL = "Kernel"
-IMAGE = "Image"
-OUTPUT = "Output"
-BATCH = "Batch"
-SCALE = "Large images and clusters (pip install 'convtool[dask]')"
+OUTPUT = IMAGE
+
+
+def number(value) -> float:
+    """Parse a number option, naming what was read when it is not one."""
+    if value is None or isinstance(value, float | int):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        msg = f"{value!r} is not a number"
+        raise typer.BadParameter(msg) from None
+
+
+def whole_number(value) -> int:
+    """Parse a whole-number option, naming what was read when it is not one."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        msg = f"{value!r} is not a whole number"
+        raise typer.BadParameter(msg) from None
 
 
 
@@ -75,14 +99,17 @@ class Settings:
     """The options every filtering command shares, parsed once."""
 
     # Engine: how the convolution runs.
-    mode: Annotated[str, typer.Option("--mode", help=MODE_HELP, rich_help_panel=ENGINE)] = "reflect"
+    mode: Annotated[str, typer.Option(
+        "--mode", help=MODE_HELP, metavar=choices_metavar(MODES), autocompletion=complete_mode,
+        rich_help_panel=ENGINE)] = "reflect"
     cval: Annotated[float, typer.Option(
         "--cval", help="Value outside the image for --mode constant: on the 0..1 scale for "
                        "8- and 16-bit images (0 is black, 1 is white), in raw values for 32-bit "
                        "I and F images.",
-        callback=_check_cval, rich_help_panel=ENGINE)] = 0.0
+        parser=number, metavar="V", callback=_check_cval, rich_help_panel=ENGINE)] = 0.0
     method: Annotated[str, typer.Option(
         "--method", help=METHOD_HELP,
+        metavar=choices_metavar(METHODS), autocompletion=complete_method,
         rich_help_panel=ENGINE)] = "auto"
 
     # Kernel adjustments (kernel_job's normalize, scale, correlate, absolute) and
@@ -94,15 +121,16 @@ class Settings:
         "none (default): use the weights exactly as given, as ImageMagick, libvips, OpenCV "
         "and scipy do with user kernels. Built-in smoothing kernels are already normalised; "
         "use auto for matrices such as '1 2 1; 2 4 2; 1 2 1'.",
+        metavar=choices_metavar(NORMALIZE_CHOICES), autocompletion=complete_normalize,
         rich_help_panel=KERNEL)] = "none"
     scale: Annotated[float, typer.Option(
         "--scale", help="Multiply every kernel weight by this, after --normalize.",
-        rich_help_panel=KERNEL)] = 1.0
+        parser=number, metavar="S", rich_help_panel=KERNEL)] = 1.0
     bias: Annotated[float, typer.Option(
         "--bias", help="Add this to every output value after filtering, on the 0..1 scale "
         "(as ImageMagick's -bias and libvips's offset): e.g. 0.5 shows the negative and "
         "positive responses of a zero-sum kernel around mid-grey.",
-        rich_help_panel=KERNEL)] = 0.0
+        parser=number, metavar="B", rich_help_panel=KERNEL)] = 0.0
     correlate: Annotated[bool, typer.Option(
         "--correlate", help="Correlate instead of convolve: do not flip the kernel (OpenCV's "
         "filter2D and libvips's conv correlate). The origin is as scipy.ndimage.correlate, "
@@ -113,7 +141,7 @@ class Settings:
     channels: Annotated[str | None, typer.Option(
         "--channels", help="Filter only these channels and copy the others: letters from "
         "r, g, b, a (l or r/g/b is the grey of a greyscale image), e.g. rgb, a or r,g. "
-        "Default: all.", show_default=False, rich_help_panel=KERNEL)] = None
+        "Default: all.", show_default=False, metavar="LETTERS", rich_help_panel=IMAGE)] = None
 
     # Image fidelity (alpha, linear light), reading, and the output's encoding.
     alpha: Annotated[str, typer.Option(
@@ -122,6 +150,7 @@ class Settings:
                         "alpha, so shapes on a transparent background keep their colour at the "
                         "edges), separate (every channel on its own, as most tools do; edges "
                         "darken), or ignore (colour filtered, alpha left as it was).",
+        metavar=choices_metavar(ALPHA_MODES), autocompletion=complete_alpha,
         rich_help_panel=IMAGE)] = "premultiply"
     linear: Annotated[bool, typer.Option(
         "--linear", help="Filter in linear light: decode sRGB before, encode after (the "
@@ -130,29 +159,32 @@ class Settings:
     max_pixels: Annotated[int | None, typer.Option(
         "--max-pixels", help="Refuse larger images, a guard against decompression bombs. "
                              "Default: Pillow's limit, 89478485 pixels.",
-        rich_help_panel=IMAGE, show_default=False)] = None
+        parser=whole_number, metavar="N", rich_help_panel=IMAGE, show_default=False)] = None
     format: Annotated[str | None, typer.Option(
         "--format", help="Output format (png, jpeg, tiff, webp, gif, ...). Default: from "
                                "the output's extension; needed when the output is '-' (stdout). "
                                "With --out-dir the outputs get its extension.",
-        rich_help_panel=OUTPUT, show_default=False)] = None
+        metavar="FMT", rich_help_panel=OUTPUT, show_default=False)] = None
     quality: Annotated[int | None, typer.Option(
         "--quality", help="JPEG, WebP, AVIF or JPEG-compressed TIFF quality, 1..100. Default: "
                           "a JPEG input's own tables; else Pillow's (JPEG 75, WebP 80).",
-        rich_help_panel=OUTPUT, show_default=False)] = None
+        parser=whole_number, metavar="N", rich_help_panel=OUTPUT, show_default=False)] = None
     compression: Annotated[str | None, typer.Option(
-        "--compression", help=f"TIFF compression: {one_of(TIFF_COMPRESSIONS)}. Default: a "
+        "--compression", metavar="NAME",
+        help=f"TIFF compression: {one_of(TIFF_COMPRESSIONS)}. Default: a "
                               "TIFF input's own (a G4 fax stays G4 while it stays bilevel, else "
                               "deflate); other inputs: none. group3/group4 hold bilevel images "
                               "(--keep-palette), jpeg 8-bit ones (takes --quality).",
         rich_help_panel=OUTPUT, show_default=False)] = None
     background: Annotated[str | None, typer.Option(
-        "--background", help="Flatten transparency onto this colour (a name such as white, or "
+        "--background", metavar="COLOR",
+        help="Flatten transparency onto this colour (a name such as white, or "
                              "#rrggbb) before writing, as formats without alpha (JPEG, BMP, "
                              "PPM) need. Default: keep alpha; such formats then refuse it.",
         rich_help_panel=OUTPUT, show_default=False)] = None
     depth: Annotated[int | None, typer.Option(
-        "--depth", help=f"{one_of(map(str, DEPTHS))}: write 16-bit and float images with 8 "
+        "--depth", metavar=choices_metavar(map(str, DEPTHS)),
+        help=f"{one_of(map(str, DEPTHS))}: write 16-bit and float images with 8 "
                         "bits per channel, as JPEG, WebP and other 8-bit formats need (floats "
                         "are taken on the 0..1 scale). Default: keep the depth; 8-bit formats "
                         "then refuse such images.",
@@ -161,7 +193,7 @@ class Settings:
         "--compress-level", help="PNG zlib level, 0 (none, fastest) to 9 (smallest, slowest). "
                                  "Default 3: encodes about 3x faster than Pillow's 6, "
                                  "files ~17% larger.",
-        rich_help_panel=OUTPUT, show_default=False)] = None
+        parser=whole_number, metavar="N", rich_help_panel=OUTPUT, show_default=False)] = None
     keep_palette: Annotated[bool, typer.Option(
         "--keep-palette", help="Write palette (P) images back as palette images, requantised to "
                                "at most 256 colours, and 1-bit images as 1-bit (threshold 50%). "
@@ -172,34 +204,45 @@ class Settings:
                            "(atomically, once the new image is complete). Without it, naming "
                            "the input as the output is refused.",
         rich_help_panel=OUTPUT)] = False
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing OUTPUT that convtool did not write (INPUT "
+                            "OUTPUT form). Without it only files convtool wrote are replaced, "
+                            "so 'convtool blur *.png' over two photos cannot lose the second.",
+        rich_help_panel=OUTPUT)] = False
     no_clobber: Annotated[bool, typer.Option(
-        "--no-clobber", help="Refuse (exit 1) to replace an existing output file. "
-                                   "Default: replace it, as cp does.",
+        "--no-clobber", help="Refuse (exit 1) to replace any existing output file, even one "
+                             "convtool wrote.",
         rich_help_panel=OUTPUT)] = False
 
     # Several inputs, folders, workers, progress.
     out_dir: Annotated[str | None, typer.Option(
         "--out-dir", help="Folder for the outputs: every path is then an input (file, folder "
                           "or glob pattern) and each output keeps its input's name. Created "
-                          "if missing.", rich_help_panel=BATCH, show_default=False)] = None
+                          "if missing.", metavar="DIR", rich_help_panel=BATCH,
+        show_default=False)] = None
     recursive: Annotated[bool, typer.Option(
         "--recursive", "-r", help="Also take the images in sub-folders, and keep the "
                                   "sub-folders in --out-dir.", rich_help_panel=BATCH)] = False
     include: Annotated[list[str] | None, typer.Option(
         "--include", help="Only take files whose name or relative path matches this glob "
-                          "pattern, e.g. '*.jpg' (repeatable).", rich_help_panel=BATCH,
-        show_default=False)] = None
+                          "pattern, e.g. '*.jpg' (repeatable).", metavar="PAT",
+        rich_help_panel=BATCH, show_default=False)] = None
     exclude: Annotated[list[str] | None, typer.Option(
         "--exclude", help="Leave out files whose name or relative path matches this glob "
-                          "pattern (repeatable).", rich_help_panel=BATCH,
+                          "pattern (repeatable).", metavar="PAT", rich_help_panel=BATCH,
         show_default=False)] = None
     suffix: Annotated[str, typer.Option(
         "--suffix", help="Add this to each output's name before the extension, "
-                         "e.g. _blur.", rich_help_panel=BATCH)] = ""
+                         "e.g. _blur.", metavar="S", rich_help_panel=BATCH)] = ""
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", help="Worker processes for several files (default: the number of "
-                             "cores); 1 filters in the main process.", rich_help_panel=BATCH,
-        show_default=False)] = None
+                             "cores); 1 filters in the main process.", parser=whole_number,
+        metavar="N", rich_help_panel=BATCH, show_default=False)] = None
+    hidden: Annotated[bool, typer.Option(
+        "--hidden", help="Also take hidden files and folders (names starting with '.') in "
+                         "folder walks; by default they are skipped (macOS '._*' files are not "
+                         "images). A file named directly is always tried.",
+        rich_help_panel=BATCH)] = False
     skip_existing: Annotated[bool, typer.Option(
         "--skip-existing", help="Leave outputs that already exist alone (resume an "
                                 "interrupted run). Default: overwrite, like cp.",
@@ -216,18 +259,20 @@ class Settings:
 
     # Images larger than memory, and clusters (convtool.scale).
     memory: Annotated[str | None, typer.Option(
-        "--memory", help="Memory the filtering may take, e.g. 2GB or 512MB. An image whose "
+        "--memory", metavar="SIZE",
+        help="Memory the filtering may take, e.g. 2GB or 512MB. An image whose "
                          "in-memory filtering would take more is filtered in tiles (the output "
                          "must then be a .tif: a tiled BigTIFF, written tile by tile). "
                          "Default: a quarter of this machine's memory.",
         rich_help_panel=SCALE, show_default=False)] = None
     tiles: Annotated[int | None, typer.Option(
-        "--tiles", help="Filter in tiles of this many pixels square, whatever the image's "
+        "--tiles", metavar="N",
+        help="Filter in tiles of this many pixels square, whatever the image's "
                         "size (the output is a tiled BigTIFF). The result is the same as in "
                         "memory, sample for sample.", rich_help_panel=SCALE,
         show_default=False)] = None
     scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", envvar="CONVTOOL_SCHEDULER",
+        "--scheduler", metavar="ADDRESS", envvar="CONVTOOL_SCHEDULER",
         help="Run on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 (or set "
              "CONVTOOL_SCHEDULER). With --out-dir the files are shared out among the "
              "workers; for one image its tiles are. Workers must see the same files at the "
@@ -235,7 +280,8 @@ class Settings:
 
     verbose: Annotated[bool, typer.Option(
         "-v", "--verbose", help="Print the kernel size, the chosen method and the time "
-                                "to stderr.")] = False
+                                "to stderr (for --out-dir: the kernel once, before the "
+                                "first file).", rich_help_panel=OTHER)] = False
 
     def job_options(self) -> dict:
         """The keywords of the pipeline's job builders (:func:`convtool.pipeline.kernel_job`)."""
@@ -255,6 +301,7 @@ class Settings:
                            depth=self.depth)
 
 
+@functools.cache
 def settings_parameters() -> list[tuple[str, object, object]]:
     """``(name, annotation, default)`` of every :class:`Settings` field, for typer."""
     hints = typing.get_type_hints(Settings, include_extras=True)
@@ -271,6 +318,13 @@ def _flags() -> dict[str, str]:
                  if isinstance(d, str) and d.startswith("--")]
         flags[name] = decls[0]
     return flags
+
+
+@functools.cache
+def kernel_fields() -> frozenset[str]:
+    """The :class:`Settings` fields in the Kernel section (--normalize, --scale, ...)."""
+    return frozenset(name for name, annotation, _ in settings_parameters()
+                     if annotation.__metadata__[0].rich_help_panel == KERNEL)
 
 
 def flag_for(param: str) -> str:

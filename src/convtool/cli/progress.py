@@ -37,27 +37,52 @@ def progress(total: int, *, quiet: bool = False):
     return _rich_progress(total)
 
 
-@contextlib.contextmanager
-def _rich_progress(total: int):
-    from rich.console import Console
+_NARROW = 80  # below this many columns the bar drops the rate and the elapsed time
+
+
+def _columns(width: int) -> list:
+    """The bar's columns: the file just finished, the bar, done/total, failures, time left.
+
+    Every column has a bounded width, so the line stays whole in a 50-column terminal.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+    from rich.table import Column
 
-    columns = [TextColumn("[progress.description]{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("filtering", total=total, rate="")
+    name = TextColumn("{task.fields[name]}", table_column=Column(
+        width=max(8, min(24, width // 4)), no_wrap=True, overflow="ellipsis"))
+    failed = TextColumn("[red]{task.fields[failed]}")
+    if width < _NARROW:
+        return [name, BarColumn(bar_width=8), MofNCompleteColumn(), failed,
+                TimeRemainingColumn()]
+    return [name, BarColumn(), MofNCompleteColumn(), failed, TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+
+
+@contextlib.contextmanager
+def _rich_progress(total: int):
+    import os
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    with Progress(*_columns(console.width), console=console, transient=False) as bar:
+        task = bar.add_task("filtering", total=total, rate="", name="", failed="")
+        failures = 0
 
         def on_result(result) -> None:
+            nonlocal failures
+            failures += result.status == "failed"
             bar.advance(task)
             speed = bar.tasks[0].speed
-            bar.update(task, rate=f"{speed:.1f} files/s" if speed else "")
+            bar.update(task, rate=f"{speed:.1f} files/s" if speed else "",
+                       name=os.path.basename(result.source),
+                       failed=f"{failures} failed" if failures else "")
 
         yield on_result

@@ -89,3 +89,30 @@ def report_file(kernel, result) -> None:
     echo(f"convtool: {result.source}: {kernel.name}, {kw}x{kh} kernel ({kind}), "
                f"{w}x{h} image with {c} channel(s), method {result.method}, "
                f"{result.seconds:.3f} s", err=True)
+
+
+_ICO_SIDE = 256  # the largest image an ICO file holds
+
+
+def note_output(result, settings: Settings) -> None:
+    """Say what the output format did to the image that the user did not ask for."""
+    from convtool.imaging import output_format
+
+    if not result.shape or result.target == "-":
+        return
+    h, w = result.shape[:2]
+    if output_format(result.target, settings.format) == "ICO" and max(h, w) > _ICO_SIDE:
+        typer.echo(f"convtool: note: {result.target}: ICO holds at most {_ICO_SIDE}x{_ICO_SIDE} "
+                   f"pixels; the {w}x{h} image was shrunk to fit", err=True)
+
+
+def report_kernel(job, settings: Settings) -> None:
+    """The -v line of a batch run, printed once: the kernel and how the method is chosen."""
+    kernel = job.kernel
+    kh, kw = (1, *kernel.shape) if len(kernel.shape) == 1 else kernel.shape
+    kind = "separable" if kernel.separable else "non-separable"
+    how = ("auto: direct or fft by each image's size" if settings.method == "auto"
+           else settings.method)
+    extra = " (and its y-kernel)" if getattr(job, "kernel_y", None) is not None else ""
+    typer.echo(f"convtool: {kernel.name}, {kw}x{kh} kernel ({kind}){extra}, method {how}",
+               err=True)

@@ -48,7 +48,8 @@ module              job
                     encoding, temporary files, atomic publish
 ``colour``          premultiply, sRGB <-> linear, :func:`filter_space`,
                     :func:`image_space`, :func:`normalize_alpha`
-``metadata``        ICC, EXIF, DPI, XMP, text and animation carried along
+``metadata``        ICC, EXIF, DPI, XMP, text and animation carried along;
+                    :func:`written_by_convtool` (the Software mark)
 ``encoder``         the input's encoder settings kept: JPEG tables, TIFF
                     compression
 ``convert``         ``--background`` (flatten alpha), ``--depth 8``
@@ -89,6 +90,7 @@ _EXPORTS = {
     "extension_for": "convtool.imaging.formats",
     "check_output": "convtool.imaging.formats",
     "write_image": "convtool.imaging.write",
+    "written_by_convtool": "convtool.imaging.metadata",
     "encode_image": "convtool.imaging.write",
     "to_pil": "convtool.imaging.write",
     "srgb_to_linear": "convtool.imaging.colour",

@@ -31,6 +31,12 @@ FORMAT_EXTENSIONS: dict[str, str] = {
 EXTRA_EXTENSIONS: dict[str, str] = {".mpo": "MPO"}
 #: Short names accepted for a format, as file extensions spell them.
 FORMAT_ALIASES: dict[str, str] = {"JPG": "JPEG", "TIF": "TIFF"}
+#: Extensions of formats that Pillow reads or writes only with a plugin this
+#: install may lack, and what provides them: named in the refusal.
+PLUGIN_FORMATS: dict[str, str] = {
+    ".heic": "HEIC (the pillow-heif plugin)", ".heif": "HEIF (the pillow-heif plugin)",
+    ".jxl": "JPEG XL (the pillow-jxl-plugin)", ".avif": "AVIF (Pillow 11.2+ or pillow-avif-plugin)",
+}
 #: Formats that take a quality (1..100).
 QUALITY_FORMATS: tuple[str, ...] = ("JPEG", "WEBP", "AVIF")
 #: Where each mode can be written, for error messages.

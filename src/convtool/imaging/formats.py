@@ -13,6 +13,7 @@ from convtool.imaging.choices import (
     EXTRA_EXTENSIONS,
     FORMAT_ALIASES,
     FORMAT_EXTENSIONS,
+    PLUGIN_FORMATS,
     QUALITY_FORMATS,
     STDIO,
 )
@@ -41,7 +42,12 @@ def output_format(path, format: str | None = None) -> str:
         raise UsageError(msg, params=("format",))
     ext = os.path.splitext(path)[1].lower()
     formats = {**EXTRA_EXTENSIONS, **_extensions(ext)}
-    if ext not in formats or formats[ext] not in _save_formats(formats[ext]):
+    writable = ext in formats and formats[ext] in _save_formats(formats[ext])
+    if ext in PLUGIN_FORMATS and not writable:
+        msg = (f"{path}: {PLUGIN_FORMATS[ext]} is not supported by this install; "
+               "use .png, .jpg, .tif, .webp, ... or install the plugin")
+        raise UsageError(msg)
+    if not writable:
         msg = (f"{path}: cannot tell which image type to write from the extension "
                f"{ext or '(none)'!r}; use .png, .jpg, .tif, .webp, ... or pass format")
         raise UsageError(msg, params=("format",))
@@ -101,6 +107,7 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     options = options or SaveOptions()
     path = os.fspath(path)
     fmt = output_format(path, options.format)
+    _check_extension_agrees(path, fmt, options.format)
     if options.quality is not None and fmt not in (*QUALITY_FORMATS, "TIFF"):
         msg = (f"quality applies to JPEG, WebP, AVIF and JPEG-compressed TIFF, not {fmt}"
                + ("; PNG takes compress_level" if fmt == "PNG" else ""))
@@ -129,6 +136,21 @@ def check_output(path, options: SaveOptions | None = None) -> str:
     else:
         _check_replaceable(path)
     return fmt
+
+
+def _check_extension_agrees(path: str, fmt: str, format: str | None) -> None:
+    """Refuse ``--format jpg`` into ``o.png``: JPEG bytes under a PNG name mislead every viewer.
+
+    An extension that names no format (``.out``, none) takes any ``--format``.
+    """
+    if not format or path == STDIO:
+        return
+    ext = os.path.splitext(path)[1].lower()
+    named = PILImage.registered_extensions().get(ext)
+    if named is not None and named != fmt:
+        msg = (f"{path}: --format {format} writes {fmt}, but the extension {ext} means "
+               f"{named}; change the extension to {extension_for(fmt)} or leave out --format")
+        raise UsageError(msg)
 
 
 def _check_replaceable(path: str) -> None:

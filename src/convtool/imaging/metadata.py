@@ -17,6 +17,13 @@ INFO_KEYS = ("icc_profile", "exif", "dpi", "xmp", "duration", "loop", "comment")
 TIFF_META_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
 #: TIFF tag of XMP metadata.
 XMP_TAG = 700
+SOFTWARE_TAG = 305
+#: What convtool writes in the Software field of the PNG and TIFF files it writes
+#: (the program that wrote a file, as image editors set it). The command line
+#: replaces an existing OUTPUT without --overwrite only if it carries this mark.
+SOFTWARE = "convtool"
+#: The formats that carry the mark.
+MARKED_FORMATS = ("PNG", "TIFF")
 
 
 def _raw_text(value):
@@ -89,16 +96,17 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
             params["exif"] = info["exif"]
     if fmt == "TIFF" and "xmp" in info:  # Pillow's TIFF writer takes XMP only as its tag
         params.setdefault("tiffinfo", {})[XMP_TAG] = info["xmp"]
+    if fmt == "TIFF":  # the mark of a file convtool wrote (the two-path overwrite rule)
+        params.setdefault("tiffinfo", {})[SOFTWARE_TAG] = SOFTWARE
     if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
         params["compress_level"] = (DEFAULT_COMPRESS_LEVEL if options.compress_level is None
                                     else options.compress_level)
-        if info.get("text"):
-            from PIL.PngImagePlugin import PngInfo
-
-            chunks = PngInfo()
-            for key, value in info["text"].items():
-                chunks.add_text(key, value)
-            params["pnginfo"] = chunks
+        chunks = PngInfo()
+        for key, value in {**info.get("text", {}), "Software": SOFTWARE}.items():
+            chunks.add_text(key, value)
+        params["pnginfo"] = chunks
     if options.quality is not None:
         params["quality"] = options.quality
     elif fmt == "WEBP" and info.get("lossless"):
@@ -116,3 +124,19 @@ def save_params(image: Image, fmt: str, options: SaveOptions) -> dict:
         if "loop" in info:
             params["loop"] = info["loop"]
     return params
+
+
+def written_by_convtool(path) -> bool:
+    """Whether the image file at ``path`` carries convtool's mark (see :data:`SOFTWARE`).
+
+    False for a file that is missing, not an image, or of a format without the mark.
+    """
+    try:
+        with PILImage.open(path) as im:
+            if im.format == "PNG":
+                return im.text.get("Software") == SOFTWARE
+            if im.format == "TIFF":
+                return im.getexif().get(SOFTWARE_TAG) == SOFTWARE
+    except (OSError, ValueError, SyntaxError):  # what Pillow raises for unreadable files
+        return False
+    return False

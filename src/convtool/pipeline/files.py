@@ -66,9 +66,19 @@ def _check_not_input(source: str, target: str) -> None:
         raise UsageError(msg, params=("in_place",))
 
 
+def _check_ours(target: str) -> None:
+    """Refuse to replace an existing file that convtool did not write."""
+    if (target != imaging.STDIO and os.path.isfile(target)
+            and not imaging.written_by_convtool(target)):
+        msg = (f"{target}: exists and convtool did not write it; add overwrite to replace it "
+               "(or name another output)")
+        raise UsageError(msg, params=("overwrite",))
+
+
 def process_file(job: _job.FilterJob, source, target, *, format: str | None = None,
                  save: imaging.SaveOptions | None = None,
-                 max_pixels: int | None = None, in_place: bool = False) -> FileResult:
+                 max_pixels: int | None = None, in_place: bool = False,
+                 overwrite: bool = True) -> FileResult:
     """Read ``source``, filter it with ``job``, write ``target`` atomically.
 
     ``"-"`` as ``source`` reads stdin; as ``target`` it writes stdout (once the
@@ -76,7 +86,10 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
     its format); ``max_pixels`` is the decompression-bomb limit of
     :func:`convtool.imaging.read_image`. ``target`` may be the ``source`` file
     itself only with ``in_place``: it is then replaced once the new image is
-    complete, atomically as any output.
+    complete, atomically as any output. With ``overwrite=False`` an existing
+    ``target`` is replaced only if convtool wrote it
+    (:func:`convtool.imaging.written_by_convtool`), as the command line's
+    INPUT OUTPUT form does unless ``--overwrite`` is given.
     """
     start = time.perf_counter()
     source, target = os.fspath(source), os.fspath(target)
@@ -89,6 +102,8 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
     imaging.check_output(target, save)  # a bad extension or option fails before any work
     if not in_place:
         _check_not_input(source, target)
+    if not overwrite:
+        _check_ours(target)
     image = imaging.read_image(source, max_pixels=max_pixels, integers=True)
     dtype = np.float32 if image.pixels.dtype == np.uint8 else image.pixels.dtype
     shape, method = image.pixels.shape, job.method_for(image.pixels.shape, dtype)

@@ -11,7 +11,8 @@ from convtool.errors import UsageError
 
 def process_file(job, source, target, *, memory: int | None = None, tiles: int | None = None,
                  max_pixels: int | None = None, save=None, format: str | None = None,
-                 in_place: bool = False, client=None, explicit: bool = True):
+                 in_place: bool = False, overwrite: bool = True, client=None,
+                 explicit: bool = True):
     """Filter one file, in tiles when asked or when it would not fit ``memory``; else in memory.
 
     Parameters
@@ -28,7 +29,7 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
         The user's pixel limit, honoured on both paths. Left out, an image read
         by region (TIFF, zarr) has none on the tiled path, since its memory is
         bounded by ``memory``; an image decoded whole keeps Pillow's limit.
-    save, format, in_place :
+    save, format, in_place, overwrite :
         As :func:`convtool.pipeline.process_file` (the tiled path writes a tiled
         BigTIFF; of ``save`` it honours ``no_clobber``).
     explicit : bool
@@ -53,7 +54,8 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
                 _check_tiled_target(source, target, memory, job)
     if not tiled:
         return pipeline.process_file(job, source, target, format=format, save=save,
-                                     max_pixels=max_pixels, in_place=in_place)
+                                     max_pixels=max_pixels, in_place=in_place,
+                                     overwrite=overwrite)
     from convtool import scale
 
     if "-" in (source, target):
