@@ -1085,20 +1085,21 @@ def _write_pages(path, count: int) -> float:
              for i in range(count)]
     image = pages[0]
     image.extra_frames = tuple(pages[1:])
-    start = time.perf_counter()
+    start = time.process_time()
     imaging.write_image(image, path)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def test_multipage_tiff_output_is_linear_in_the_page_count(tmp_path):
     """Pillow's appending writer walks every page written so far for each new one.
 
     Measured on one machine in one run: linear writing takes ~8x as long for 8x
-    the pages; Pillow's quadratic walk took ~40x.
+    the pages; a quadratic walk takes ~64x. CPU time, the least of two runs, and a
+    bound halfway between, so that a loaded machine does not fail it.
     """
     small = min(_write_pages(tmp_path / "small.tif", 500) for _ in range(2))
-    large = _write_pages(tmp_path / "large.tif", 4000)
-    assert large < 20 * small, (small, large)
+    large = min(_write_pages(tmp_path / "large.tif", 4000) for _ in range(2))
+    assert large < 36 * small, (small, large)
     with Image.open(tmp_path / "large.tif") as im:
         assert im.n_frames == 4000
         for index in (0, 1, 2000, 3999):
