@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from convtool.engine import MODES, convolve
+from convtool.engine import MODES, convolve, plan
 
 from reference import brute_convolve
 
@@ -107,8 +107,9 @@ def test_wrap_commutes_with_circular_shifts(image, kernel, method, dy, dx):
     shifted = np.roll(image, (dy, dx), axis=(0, 1))
     lhs = convolve(shifted, kernel, mode="wrap", method=method)
     rhs = np.roll(convolve(image, kernel, mode="wrap", method=method), (dy, dx), axis=(0, 1))
-    if method == "direct":
+    if method == "direct" and plan(image.shape, kernel, dtype=image.dtype).box is None:
         # Each output sample is the same sum of the same products in the same order.
+        # (Not for a box: its running sum carries along the rows, so the order differs.)
         np.testing.assert_array_equal(lhs, rhs)
     else:
         assert np.abs(lhs.astype(np.float64) - rhs).max() <= tolerance(image, kernel)
