@@ -1256,3 +1256,14 @@ def test_batch_progress_escapes_control_characters(tmp_path):
     assert not raw_control_characters(err), err
     assert "ok\\x1b[31m.png" in err and "bad\\nconvtool: 0 failed.png" in err
     assert not any(line.startswith("convtool: 0 failed") for line in err.splitlines())
+
+
+def test_library_warnings_stay_off_stderr():
+    """tifffile's log lines and Pillow's UserWarnings never add lines to the one-line rule."""
+    code = ("import importlib, logging, warnings\n"
+            "a = importlib.import_module('convtool.cli.app')\n"
+            "a._quiet_libraries()\n"
+            "logging.getLogger('tifffile').warning('damaged tag')\n"
+            "warnings.warn_explicit('repaired', UserWarning, 'x.py', 1, module='PIL.TiffImagePlugin')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

@@ -262,11 +262,28 @@ def _main_options(
     _state["debug"] = debug
 
 
+def _quiet_libraries() -> None:
+    """Keep the libraries' own warnings off stderr: the command line speaks in one-line errors.
+
+    tifffile logs what it finds wrong in a damaged TIFF, and Pillow warns about files it
+    repairs (an invalid APNG, a malformed MPO header); convtool refuses or reads such files
+    and says so itself.
+    """
+    import logging
+    import warnings
+
+    tifffile_log = logging.getLogger("tifffile")
+    tifffile_log.addHandler(logging.NullHandler())
+    tifffile_log.propagate = False
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+
 def main() -> None:
     """Entry point of the ``convtool`` console script (and of ``python -m convtool``)."""
     if os.environ.get(_typer_compat.complete_var("convtool")):  # a shell asks for completions
         _typer_compat.enable_completion()
     install_signal_handlers()
+    _quiet_libraries()
     try:
         app(prog_name="convtool")
     except KeyboardInterrupt:
