@@ -74,8 +74,9 @@ def timed(command: list[str]) -> tuple[float, float, str]:
     return seconds, rss / 1e6, done.stdout
 
 
-def check_crop(source: str, sigma: float, folder: str) -> int:
-    """Differing samples between in-memory and out-of-core filtering of a 2048x2048 crop."""
+def check_crop(source: str, sigma: float, folder: str) -> tuple[int, int]:
+    """Differing samples, and the largest difference, between in-memory and out-of-core
+    filtering of a 2048x2048 crop."""
     import tifffile
 
     from convtool import imaging, scale
@@ -92,7 +93,8 @@ def check_crop(source: str, sigma: float, folder: str) -> int:
     expected = np.asarray(imaging.to_pil(apply_job(job, imaging.read_image(crop))))
     out = os.path.join(folder, "crop-out.tif")
     scale.filter_file(job, crop, out, memory=64 * 10**6)
-    return int((tifffile.imread(out) != expected).sum())
+    got = tifffile.imread(out).astype(np.int32)
+    return int((got != expected).sum()), int(np.abs(got - expected).max())
 
 
 def main() -> None:
@@ -130,8 +132,9 @@ def main() -> None:
                 print(f"{size:>6} {sigma:>5g} {'vips gaussblur':<22} {wall:>7.1f} {rss:>8.2f}",
                       flush=True)
             if args.check:
-                diff = check_crop(source, sigma, args.folder)
-                print(f"{'':>6} {sigma:>5g} 2048x2048 crop: {diff} samples differ from in memory")
+                diff, largest = check_crop(source, sigma, args.folder)
+                print(f"{'':>6} {sigma:>5g} 2048x2048 crop: {diff} samples differ from in "
+                      f"memory, largest difference {largest}", flush=True)
         os.remove(target)
 
 

@@ -95,6 +95,13 @@ def filter_file(job, source, target, *, memory: int | None = None, tiles: int | 
     source, target = os.fspath(source), os.fspath(target)
     check_tiff_target(target)
     reader = open_reader(source, max_pixels=max_pixels)
+    if client is not None:
+        from convtool.scale.dask_batch import check_workers
+        from convtool.scale.lazy_read import ArrayReader
+
+        # The workers read the input themselves (an image decoded here travels with the tasks).
+        regional = not isinstance(reader, ArrayReader) or hasattr(reader, "path")
+        check_workers(client, (), [os.path.abspath(source)] if regional else [])
     tile_edge = (getattr(reader, "tile", None) or (256, 256))[0]
     if tile_edge % 16:
         tile_edge = 256

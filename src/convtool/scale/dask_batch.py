@@ -100,12 +100,23 @@ def connect(address: str, timeout: float = 10.0):
         raise UsageError(msg) from exc
 
 
-def check_workers(client, folders) -> int:
+def _signature(path: str):
+    """What identifies a file across machines that share it: its size and modification time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def check_workers(client, folders, files=()) -> int:
     """Refuse workers with another convtool version or another file system; return the thread count.
 
     ``folders`` are the run's output folders (created here if needed): a probe
     file with a random token is written in each and must be read back,
-    identical, by every worker.
+    identical, by every worker. ``files`` (absolute paths, e.g. the image whose
+    tiles the workers read) must have the same size and modification time on
+    every worker as here.
     """
     here = _version()
     versions = client.run(_version)
@@ -132,6 +143,13 @@ def check_workers(client, folders) -> int:
         blind = sorted(w for w, value in seen.items() if value != token)
         if blind:
             msg = (f"--scheduler: worker {blind[0]} does not see {folder} as this machine does "
+                   "(the cluster needs one shared file system, mounted at the same paths)")
+            raise UsageError(msg)
+    for path in files:
+        here_sig = _signature(path)
+        blind = sorted(w for w, sig in client.run(_signature, path).items() if sig != here_sig)
+        if blind:
+            msg = (f"--scheduler: worker {blind[0]} does not see {path} as this machine does "
                    "(the cluster needs one shared file system, mounted at the same paths)")
             raise UsageError(msg)
     return sum(client.nthreads().values())

@@ -105,7 +105,8 @@ class TiffReader(RegionReader):
     """
 
     def __init__(self, path: str):
-        self.path = path
+        # Absolute: a Dask worker reopens the file from its own working folder.
+        self.path = os.path.abspath(path)
         self._tif = None
         with _tifffile().TiffFile(path) as tif:
             described = _describe_tiff(tif, path)
@@ -169,7 +170,7 @@ class ZarrReader(ArrayReader):
     def __init__(self, path: str):
         import zarr
 
-        self.path = path
+        self.path = os.path.abspath(path)  # reopened where unpickled (see TiffReader)
         array = zarr.open_array(path, mode="r")
         dtype = np.dtype(array.dtype)
         channels = array.shape[2] if array.ndim == 3 else 1
@@ -306,12 +307,28 @@ def _compact(pixels: np.ndarray, mode: str) -> np.ndarray:
 
 def probe_shape(path: str) -> tuple[int, int, int] | None:
     """(H, W, C) of an image from its header alone, or None when it cannot be told cheaply."""
+    found = probe(path)
+    return None if found is None else found[0]
+
+
+def probe(path: str) -> tuple[tuple[int, int, int], bool] | None:
+    """``((H, W, C), regional)`` of an image from its header, or None if it cannot be told.
+
+    ``regional`` is True when the image can be read by region (a TIFF or zarr
+    array :func:`open_reader` reads lazily), so that its size costs disk and
+    time, never more memory than the tiles take.
+    """
     try:
         reader = _region_reader(path)
     except (ImageReadError, OSError):
         return None
     if reader is not None:
-        return reader.shape
+        return reader.shape, True
+    shape = _pillow_shape(path)
+    return None if shape is None else (shape, False)
+
+
+def _pillow_shape(path: str) -> tuple[int, int, int] | None:
     from PIL import Image as PILImage
 
     from convtool.imaging.model import FULL_SCALE
