@@ -75,3 +75,90 @@ def test_tiles_refuse_stdio_and_the_input_as_output(tiff, tmp_path):
     assert run("blur", "-s", "1", tiff, tiff, "--tiles", "16", "--in-place").exit_code == 0
     assert tiff.read_bytes() != before
     assert [p.name for p in tmp_path.iterdir()] == ["in.tif"]
+
+
+@pytest.fixture
+def small_pillow_limit(monkeypatch):
+    """Pillow's limit at 1,000 pixels, so 60x70 images stand in for 90-megapixel ones."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+
+
+def test_max_pixels_lets_a_large_tiled_tiff_through(tiff, tmp_path, small_pillow_limit):
+    # Pillow re-checks a tiled TIFF's size against its own global limit while loading:
+    # this was refused as a "damaged TIFF" even with the user's higher limit.
+    result = run("blur", "-s", "1", tiff, tmp_path / "o.png", "--max-pixels", 5000)
+    assert result.exit_code == 0, result.output
+    result = run("blur", "-s", "1", tiff, tmp_path / "o2.png", "--max-pixels", 4000)
+    assert result.exit_code == 1 and "--max-pixels 4200" in result.output
+
+
+@pytest.mark.parametrize("flags", [[], ["--tiles", 16]])
+def test_the_user_limit_holds_on_both_paths(tiff, tmp_path, flags):
+    result = run("blur", "-s", "1", tiff, tmp_path / "o.tif", "--max-pixels", 4000, *flags)
+    assert result.exit_code == 1 and "more than the limit of 4,000" in result.output
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_the_default_limit_is_the_memory_budget_for_tiffs(tmp_path, small_pillow_limit,
+                                                          monkeypatch):
+    from PIL import Image
+
+    # A TIFF read by region: its memory is bounded by --memory, in memory or in tiles.
+    tiff = tmp_path / "wide.tif"  # 600x640: 14 MB in memory by the model, tiles of 6 MB
+    tifffile.imwrite(tiff, (np.random.default_rng(1).random((600, 640, 3)) * 256).astype(
+        np.uint8), tile=(64, 64), photometric="rgb")
+    assert run("blur", "-s", "1", tiff, tmp_path / "mem.png").exit_code == 0
+    result = run("blur", "-s", "1", tiff, tmp_path / "tiles.tif", "--memory", "8MB")
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(tmp_path / "tiles.tif") as tif:
+        assert tif.pages[0].is_tiled  # filtered in tiles: over the budget in memory
+    with monkeypatch.context() as m:
+        m.setattr(Image, "MAX_IMAGE_PIXELS", None)
+        in_memory = np.asarray(Image.open(tmp_path / "mem.png"))
+        Image.fromarray(in_memory).save(tmp_path / "in.png")
+    assert np.array_equal(tifffile.imread(tmp_path / "tiles.tif"), in_memory)
+    # A PNG is decoded whole: Pillow's limit is its guard against decompression bombs.
+    result = run("blur", "-s", "1", tmp_path / "in.png", tmp_path / "o.png")
+    assert result.exit_code == 1 and "decompression bombs" in result.output
+
+
+@pytest.fixture
+def tiff_folder(tmp_path, rng):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(3):  # 14 MB each in memory by the model; tiles of 6 MB
+        tifffile.imwrite(folder / f"t{n}.tif", (rng.random((600 + n, 640, 3)) * 256).astype(
+            np.uint8), tile=(16, 16), photometric="rgb", compression="lzw")
+    return folder
+
+
+def test_a_batch_of_large_images_goes_in_tiles(tiff_folder, tmp_path):
+    memory = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "mem", "-j", 1)
+    tiled = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "tiled", "--tiles", 128,
+                "-j", 2)
+    # 16 MB shared between two workers: 8 MB a file.
+    budget = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "budget", "--memory",
+                 "16MB", "-j", 2)
+    for result in (memory, tiled, budget):
+        assert result.exit_code == 0, result.output
+    for n in range(3):
+        expected = tifffile.imread(tmp_path / "mem" / f"t{n}.tif")
+        for folder in ("tiled", "budget"):
+            with tifffile.TiffFile(tmp_path / folder / f"t{n}.tif") as tif:
+                assert tif.is_bigtiff and tif.pages[0].is_tiled
+                assert tif.pages[0].compression == tifffile.COMPRESSION.LZW
+                assert np.array_equal(tif.asarray(), expected)
+
+
+def test_a_batch_in_tiles_refuses_non_tiff_outputs_before_any_work(tiff_folder, tmp_path):
+    result = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "o", "--tiles", 16,
+                 "--format", "png")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "add --format tiff" in result.output
+    assert not (tmp_path / "o").exists()
+    result = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "p", "--memory", "8MB",
+                 "--format", "png")
+    assert result.exit_code == 1
+    assert result.output.count("write a .tif output to filter it in tiles") >= 3
