@@ -34,7 +34,8 @@ def free_port() -> int:
 def start_cluster(workers: int):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": "src",
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
     spawn = [sys.executable, "-m"]
     procs = [subprocess.Popen([*spawn, "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                "--port", str(port), "--dashboard-address",

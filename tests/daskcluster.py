@@ -25,8 +25,11 @@ def free_port() -> int:
 
 def spawn(args, **env):
     env = {**os.environ, "PYTHONPATH": SRC,
-           # The scheduler gives up on a task at its first dead worker; the executor retries.
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0", **env}
+           # As the README says to start a scheduler: it gives up on a task at its first dead
+           # worker (the executor retries, file by file), and sends a worker no more tasks
+           # than it has threads (a task queued on a worker that dies is lost with it).
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0", **env}
     return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
