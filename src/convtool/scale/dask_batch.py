@@ -162,8 +162,8 @@ class DaskExecutor(Executor):
     ----------
     address : str
     files_per_task : int, optional
-        Default: the run's files over four tasks per worker thread, within
-        :data:`FILES_PER_TASK`.
+        Default: the files left over two tasks per worker thread, within
+        :data:`FILES_PER_TASK` (fewer only when fewer files are left).
     retries : int
         Extra attempts of a file whose worker died.
     grace : float
@@ -196,18 +196,28 @@ class DaskExecutor(Executor):
         folders = {os.path.dirname(_absolute(i).target) for i in self._queue if i.target != "-"}
         threads = check_workers(self._client, folders)
         self._folders, self._temps_before, self._lost_any = folders, _temp_files(folders), False
-        lo, hi = FILES_PER_TASK
-        per_task = self.files_per_task or min(hi, max(lo, math.ceil(self._count / (4 * threads))))
-        self._per_task = max(1, min(per_task, math.ceil(self._count / threads) or 1))
+        self._threads = threads
         self._window = WINDOW_PER_THREAD * threads
         self._checked = True
+
+    def _group_size(self) -> int:
+        """Files in the next task: a share of what is left, within :data:`FILES_PER_TASK`.
+
+        Groups shrink as the queue empties (as in guided scheduling), so the
+        last tasks are short and no worker is left with a long one at the end.
+        """
+        if self.files_per_task:
+            return self.files_per_task
+        lo, hi = FILES_PER_TASK
+        share = math.ceil(len(self._queue) / (2 * self._threads))
+        return max(1, min(hi, max(lo, share), share))
 
     def _fill(self) -> list:
         """Submit tasks until the window is full; return the new futures."""
         new = []
         while len(self._running) < self._window and (self._singles or self._queue):
             source = self._singles if self._singles else self._queue
-            take = 1 if source is self._singles else self._per_task
+            take = 1 if source is self._singles else self._group_size()
             group = [source.popleft() for _ in range(min(take, len(source)))]
             for item in group:
                 self._attempts[item.index] += 1
