@@ -6,9 +6,11 @@
 Makes an RGB 8-bit tiled TIFF (256-pixel tiles, uncompressed) of each size if
 it is not there, then runs each case in a fresh process under ``/usr/bin/time
 -v`` and reports wall seconds and peak RSS (maximum resident set size). With
-``--check`` it also filters a 2048x2048 crop in memory and out of core and
-counts differing samples. ``vips gaussblur`` (libvips-tools) is timed on the
-same file when it is installed. The images take 3 bytes a pixel on disk (1.2 GB
+``--check`` it also filters a 2048x2048 crop in memory (``apply_job``, the
+whole-image float path) and out of core and counts differing samples; an image
+also filtered in memory (``--in-memory``: ``process_file``, which filters 8-bit
+images a band at a time) is compared with the tiled output, sample by sample.
+``vips gaussblur`` (libvips-tools) is timed on the same file when it is installed. The images take 3 bytes a pixel on disk (1.2 GB
 at 20000x20000); the strips of a separable FFT take 4 bytes a sample more, in
 the temporary folder, while they run.
 """
@@ -97,6 +99,23 @@ def check_crop(source: str, sigma: float, folder: str) -> tuple[int, int]:
     return int((got != expected).sum()), int(np.abs(got - expected).max())
 
 
+def compare_outputs(first: str, second: str) -> tuple[int, int]:
+    """Differing samples and the largest difference between two images, a band of rows at a time."""
+    from convtool.scale.lazy_read import open_reader
+
+    with open_reader(first, max_pixels=10**12) as a, open_reader(second, max_pixels=10**12) as b:
+        assert a.shape == b.shape, (a.shape, b.shape)
+        h, w, _ = a.shape
+        count = largest = 0
+        for r in range(0, h, 512):
+            rows, cols = slice(r, min(r + 512, h)), slice(0, w)
+            x = a._region(rows, cols).astype(np.int32)
+            y = b._region(rows, cols).astype(np.int32)
+            count += int((x != y).sum())
+            largest = max(largest, int(np.abs(x - y).max()))
+    return count, largest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 20000])
@@ -121,11 +140,16 @@ def main() -> None:
             print(f"{size:>6} {sigma:>5g} {'convtool ' + args.memory:<22} {wall:>7.1f} "
                   f"{rss:>8.2f}  {plan}", flush=True)
             if size <= args.in_memory:
-                code = IN_MEMORY.format(sigma=sigma, source=source, target=target)
+                whole = os.path.join(args.folder, f"whole{size}.tif")
+                code = IN_MEMORY.format(sigma=sigma, source=source, target=whole)
                 wall, rss, out = timed([sys.executable, "-c", code])
                 plan = out.split("RESULT", 1)[1].strip() if "RESULT" in out else ""
                 print(f"{size:>6} {sigma:>5g} {'convtool in memory':<22} {wall:>7.1f} "
                       f"{rss:>8.2f}  {plan}", flush=True)
+                diff, largest = compare_outputs(target, whole)
+                print(f"{'':>6} {sigma:>5g} whole image, tiles against the in-memory command: "
+                      f"{diff} samples differ, largest difference {largest}", flush=True)
+                os.remove(whole)
             if vips:
                 vout = os.path.join(args.folder, f"vips{size}.tif[tile,bigtiff]")
                 wall, rss, _ = timed([vips, "gaussblur", source, vout, str(sigma)])
