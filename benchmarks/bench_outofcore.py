@@ -10,9 +10,10 @@ it is not there, then runs each case in a fresh process under ``/usr/bin/time
 whole-image float path) and out of core and counts differing samples; an image
 also filtered in memory (``--in-memory``: ``process_file``, which filters 8-bit
 images a band at a time) is compared with the tiled output, sample by sample.
-``vips gaussblur`` (libvips-tools) is timed on the same file when it is installed. The images take 3 bytes a pixel on disk (1.2 GB
-at 20000x20000); the strips of a separable FFT take 4 bytes a sample more, in
-the temporary folder, while they run.
+``vips gaussblur`` (libvips-tools) is timed on the same file when it is installed.
+The images take 3 bytes a pixel on disk (1.2 GB at 20000x20000); the strips of
+a separable FFT take 4 bytes a sample more, in the temporary folder, while
+they run.
 """
 
 from __future__ import annotations
