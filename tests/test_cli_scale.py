@@ -25,7 +25,8 @@ def tiff(tmp_path, rng):
 
 
 @pytest.mark.parametrize("command", [["blur", "--sigma", "3"], ["mean", "--size", "4"],
-                                     ["edges"], ["sharpen", "--sigma", "1.5"]])
+                                     ["edges"], ["sharpen", "--sigma", "1.5"],
+                                     ["convolve", "-k", "emboss", "--bias", "0.5"]])
 def test_tiles_give_the_in_memory_result(tiff, tmp_path, command):
     name, *options = command
     memory = run(name, tiff, tmp_path / "ref.tif", *options)
@@ -53,11 +54,15 @@ def test_a_bad_memory_size_is_one_line(tiff, tmp_path):
                                      "or 1.5GiB")
 
 
-def test_flags_without_the_extra_name_it(tiff, tmp_path, monkeypatch):
+@pytest.mark.parametrize("flag", [["--tiles", "64"], ["--memory", "1GB"],
+                                  ["--scheduler", "tcp://127.0.0.1:9"]])
+@pytest.mark.parametrize("batch", [False, True])
+def test_flags_without_the_extra_name_it(tiff, tmp_path, monkeypatch, flag, batch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "dask" else real(name, *a))
-    result = run("blur", "-s", "1", tiff, tmp_path / "out.tif", "--tiles", "64")
+    paths = [tmp_path, "--out-dir", tmp_path / "o"] if batch else [tiff, tmp_path / "out.tif"]
+    result = run("blur", "-s", "1", *paths, *flag)
     assert result.exit_code == 2
     assert result.output.strip().endswith("pip install 'convtool[dask]'")
     assert result.output.count("\n") == 1
