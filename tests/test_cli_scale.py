@@ -167,3 +167,15 @@ def test_a_batch_in_tiles_refuses_non_tiff_outputs_before_any_work(tiff_folder, 
                  "--format", "png")
     assert result.exit_code == 1
     assert result.output.count("write a .tif output to filter it in tiles") >= 3
+
+
+def test_tiles_take_the_chosen_compression(tiff, tmp_path):
+    result = run("blur", "-s", "1", tiff, tmp_path / "o.tif", "--tiles", 16, "--compression",
+                 "zstd")
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(tmp_path / "o.tif") as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ZSTD
+    result = run("blur", "-s", "1", tiff, tmp_path / "j.tif", "--tiles", 16, "--compression",
+                 "jpeg")
+    assert result.exit_code == 2 and "not available in tiles" in result.output
+    assert not (tmp_path / "j.tif").exists()

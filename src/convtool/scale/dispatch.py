@@ -35,7 +35,7 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
         limit, 89,478,485 pixels, its guard against decompression bombs.
     save, format, in_place, overwrite :
         As :func:`convtool.pipeline.process_file` (the tiled path writes a tiled
-        BigTIFF; of ``save`` it honours ``no_clobber``).
+        BigTIFF; of ``save`` it honours ``no_clobber`` and a lossless ``compression``).
     explicit : bool
         The caller chose ``memory`` (the user gave ``--memory``): an image over
         the budget with a non-TIFF output is refused. Otherwise such an image
@@ -70,8 +70,13 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
 
         msg = f"{target}: exists; not replaced (--no-clobber)"
         raise ImageWriteError(msg)
+    chosen = getattr(save, "compression", None)
+    if chosen:
+        from convtool.scale.tiled_write import chosen_compression
+
+        chosen = chosen_compression(chosen)
     run = scale.filter_file(job, source, target, memory=memory, tiles=tiles,
-                            max_pixels=max_pixels, client=client)
+                            max_pixels=max_pixels, compression=chosen, client=client)
     result = pipeline.FileResult(source, target, run.shape, run.method,
                                  time.perf_counter() - start)
     return replace(result, seconds=run.seconds)
