@@ -313,3 +313,17 @@ def test_ctrl_c_on_the_command_line_exits_130(cluster, tmp_path, rng):
     assert "not done" in rest
     assert "Traceback" not in rest
     assert not list((tmp_path / "out").glob(".convtool-*"))
+
+
+def test_the_scheduler_settings_are_checked(cluster):
+    _, client, _ = cluster
+    assert dask_batch.scheduler_advice(client) is None  # started as the README says
+
+    class DefaultScheduler:
+        def run_on_scheduler(self, function):
+            scheduler = type("S", (), {"allowed_failures": 3, "WORKER_SATURATION": 1.1})
+            return function(dask_scheduler=scheduler)
+
+    advice = dask_batch.scheduler_advice(DefaultScheduler())
+    assert "3 time(s)" in advice and "ALLOWED_FAILURES=0" in advice
+    assert "WORKER_SATURATION=1.0" in advice

@@ -224,6 +224,8 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
                                   max_pixels=settings.max_pixels, on_result=on_result,
                                   skipped=plan.skipped, processor=processor)
     report.print_summary(outcome, settings, stale)
+    if getattr(executor, "advice", None) and not settings.quiet:
+        echo(f"convtool: note: {executor.advice}", err=True)
     if outcome.interrupted:
         raise typer.Exit(interrupted_exit()[1])
     if outcome.failed:

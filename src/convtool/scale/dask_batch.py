@@ -109,6 +109,31 @@ def _signature(path: str):
     return st.st_size, st.st_mtime_ns
 
 
+def _scheduler_settings(dask_scheduler=None) -> tuple[int, float]:
+    return dask_scheduler.allowed_failures, float(dask_scheduler.WORKER_SATURATION)
+
+
+def scheduler_advice(client) -> str | None:
+    """A sentence when the scheduler is not set up as the README says, else None.
+
+    With ``allowed-failures`` above 0 the scheduler itself reruns a task whose
+    worker died, so a file that exhausts memory kills that many more workers;
+    with ``worker-saturation`` above 1 a task waiting on a worker that dies is
+    lost with it.
+    """
+    try:
+        failures, saturation = client.run_on_scheduler(_scheduler_settings)
+    except Exception:  # an older or locked-down scheduler: nothing to say
+        return None
+    if failures == 0 and saturation <= 1.0:
+        return None
+    return (f"the scheduler reruns a task whose worker died {failures} time(s) "
+            f"(allowed-failures) and queues up to {saturation:g} tasks a thread "
+            "(worker-saturation): a file that exhausts a worker's memory can take several "
+            "workers with it; start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0 "
+            "and DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0")
+
+
 def check_workers(client, folders, files=()) -> int:
     """Refuse workers with another convtool version or another file system; return the thread count.
 
@@ -183,6 +208,8 @@ class DaskExecutor(Executor):
         self._running: dict = {}  # future -> list of (item, absolute item)
         self._spec: RunSpec | None = None
         self._checked = False
+        #: What the command line should say about the scheduler's settings, once connected.
+        self.advice: str | None = None
 
     def start(self, spec: RunSpec, count: int) -> None:
         if self._client is None:
@@ -197,6 +224,7 @@ class DaskExecutor(Executor):
         threads = check_workers(self._client, folders)
         self._folders, self._temps_before, self._lost_any = folders, _temp_files(folders), False
         self._threads = threads
+        self.advice = scheduler_advice(self._client)
         self._window = WINDOW_PER_THREAD * threads
         self._checked = True
 
