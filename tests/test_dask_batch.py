@@ -5,6 +5,7 @@ outputs must be byte-identical to the local run, and a corrupt file or a killed
 worker must cost only that file's attempt.
 """
 
+import itertools
 import os
 import signal
 import threading
@@ -327,3 +328,24 @@ def test_the_scheduler_settings_are_checked(cluster):
     advice = dask_batch.scheduler_advice(DefaultScheduler())
     assert "3 time(s)" in advice and "ALLOWED_FAILURES=0" in advice
     assert "WORKER_SATURATION=1.0" in advice
+
+
+def test_one_image_s_bands_run_at_once_on_the_workers(cluster, tmp_path, rng):
+    tifffile = pytest.importorskip("tifffile")
+    from convtool import scale
+
+    _, client, _ = cluster
+    source = tmp_path / "tall.tif"  # 8 bands of one tile each: whole rows are one tile
+    tifffile.imwrite(source, (rng.random((800, 100)) * 256).astype(np.uint8), tile=(16, 16))
+    job = FilterJob(Kernel(rng.random((31, 31)) / 500), method="direct")  # ~0.1 s a tile
+    with distributed.get_task_stream(client) as stream:
+        run = scale.filter_file(job, source, tmp_path / "o.tif", tiles=100, client=client)
+    assert run.tiles == 8
+    spans = sorted((s["start"], s["stop"]) for task in stream.data
+                   for s in task["startstops"] if s["action"] == "compute")
+    assert len(spans) >= 8
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans)), spans
+    expected = scale.filter_file(job, source, tmp_path / "here.tif", tiles=100)
+    assert expected.tiles == 8
+    assert np.array_equal(tifffile.imread(tmp_path / "o.tif"), tifffile.imread(tmp_path /
+                                                                                "here.tif"))
