@@ -179,3 +179,17 @@ def test_tiles_take_the_chosen_compression(tiff, tmp_path):
                  "jpeg")
     assert result.exit_code == 2 and "not available in tiles" in result.output
     assert not (tmp_path / "j.tif").exists()
+
+
+def test_tiles_follow_the_two_path_overwrite_rule(tiff, tmp_path):
+    out = tmp_path / "o.tif"
+    for flags in (["--tiles", 16], ["--tiles", 16], []):  # convtool's own output is replaced
+        result = run("blur", "-s", "1", tiff, out, *flags)
+        assert result.exit_code == 0, result.output
+    theirs = tmp_path / "theirs.tif"
+    theirs.write_bytes(tiff.read_bytes())
+    result = run("blur", "-s", "1", tiff, theirs, "--tiles", 16)
+    assert result.exit_code == 2 and "convtool did not write it" in result.output
+    assert theirs.read_bytes() == tiff.read_bytes()
+    assert run("blur", "-s", "1", tiff, theirs, "--tiles", 16, "--overwrite").exit_code == 0
+    assert theirs.read_bytes() != tiff.read_bytes()

@@ -60,10 +60,12 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
     if "-" in (source, target):
         msg = "tiled filtering reads and writes files: name them instead of '-' (stdin/stdout)"
         raise UsageError(msg)
-    if not in_place and os.path.exists(target) and os.path.samefile(source, target):
-        msg = (f"{target}: the output is the input file; convtool does not replace its "
-               "input unless asked (choose another output name, or add --in-place)")
-        raise UsageError(msg)
+    from convtool.pipeline.files import check_not_input, check_ours
+
+    if not in_place:
+        check_not_input(source, target)
+    if not overwrite:  # the two-path rule, as in memory: replace only what convtool wrote
+        check_ours(target)
     start = time.perf_counter()
     if save is not None and save.no_clobber and os.path.exists(target):
         from convtool.errors import ImageWriteError

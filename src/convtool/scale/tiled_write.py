@@ -79,6 +79,7 @@ class TiledTiffWriter:
         import tifffile
 
         from convtool.imaging.choices import TEMP_PREFIX, TEMP_SUFFIX
+        from convtool.imaging.metadata import SOFTWARE
 
         self.path = os.fspath(path)
         self.shape, self.mode, self.tile = tuple(shape), mode, tile
@@ -101,6 +102,7 @@ class TiledTiffWriter:
             "planarconfig": None if grey else "contig",
             "compression": _compression(compression), "extratags": extratags,
             "metadata": None,
+            "software": SOFTWARE,  # the mark that lets a later run replace this file
         }
         if mode in ("LA", "RGBA"):
             kwargs["extrasamples"] = ["unassalpha"]
