@@ -111,11 +111,14 @@ def test_the_default_limit_is_the_memory_budget_for_tiffs(tmp_path, small_pillow
     from PIL import Image
 
     # A TIFF read by region: its memory is bounded by --memory, in memory or in tiles.
-    tiff = tmp_path / "wide.tif"  # 600x640: 14 MB in memory by the model, tiles of 6 MB
+    # 600x640: by the model 14 MB in memory (as float32: wrap is not filtered in bands of
+    # 8-bit rows), tiles of 6 MB.
+    tiff = tmp_path / "wide.tif"
     tifffile.imwrite(tiff, (np.random.default_rng(1).random((600, 640, 3)) * 256).astype(
         np.uint8), tile=(64, 64), photometric="rgb")
-    assert run("blur", "-s", "1", tiff, tmp_path / "mem.png").exit_code == 0
-    result = run("blur", "-s", "1", tiff, tmp_path / "tiles.tif", "--memory", "8MB")
+    wrap = ["--mode", "wrap"]
+    assert run("blur", "-s", "1", tiff, tmp_path / "mem.png", *wrap).exit_code == 0
+    result = run("blur", "-s", "1", tiff, tmp_path / "tiles.tif", "--memory", "8MB", *wrap)
     assert result.exit_code == 0, result.output
     with tifffile.TiffFile(tmp_path / "tiles.tif") as tif:
         assert tif.pages[0].is_tiled  # filtered in tiles: over the budget in memory
@@ -140,12 +143,13 @@ def tiff_folder(tmp_path, rng):
 
 
 def test_a_batch_of_large_images_goes_in_tiles(tiff_folder, tmp_path):
-    memory = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "mem", "-j", 1)
+    wrap = ["--mode", "wrap"]  # float32 in memory: 14 MB a file by the model
+    memory = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "mem", "-j", 1, *wrap)
     tiled = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "tiled", "--tiles", 128,
-                "-j", 2)
+                "-j", 2, *wrap)
     # 16 MB shared between two workers: 8 MB a file.
     budget = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "budget", "--memory",
-                 "16MB", "-j", 2)
+                 "16MB", "-j", 2, *wrap)
     for result in (memory, tiled, budget):
         assert result.exit_code == 0, result.output
     for n in range(3):
@@ -164,7 +168,7 @@ def test_a_batch_in_tiles_refuses_non_tiff_outputs_before_any_work(tiff_folder, 
     assert "add --format tiff" in result.output
     assert not (tmp_path / "o").exists()
     result = run("blur", "-s", "2", tiff_folder, "--out-dir", tmp_path / "p", "--memory", "8MB",
-                 "--format", "png")
+                 "--format", "png", "--mode", "wrap")
     assert result.exit_code == 1
     assert result.output.count("write a .tif output to filter it in tiles") >= 3
 

@@ -4,6 +4,8 @@ Tiny images with tiles forced smaller than the kernel keep these fast; each
 case writes a tiled TIFF, filters it both ways and compares the 8-bit output.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -267,3 +269,15 @@ def test_a_constant_fill_is_not_cast_to_the_image_dtype(tmp_path, name):
     full = 65535 if name == "I;16" else 255
     assert abs(int(got.reshape(20, 24, -1)[5, 0, 0]) - 0.3 * full) <= 0.5
     assert int(got.reshape(20, 24, -1)[5, 10, 0]) == pixels.reshape(20, 24, -1)[5, 10, 0]
+
+
+def test_the_in_memory_model_knows_the_banded_path():
+    from convtool.pipeline import blur_job
+
+    blur = blur_job(2.0, None)
+    shape = (1000, 2000, 3)
+    # 8-bit, filtered a band of rows at a time: bytes, not float32 copies.
+    assert scale.in_memory_bytes(shape, blur, "RGB") == 6 * 10**6 * 3
+    for job, mode in ((blur, "I;16"), (replace(blur, mode="wrap"), "RGB"),
+                      (replace(blur, stretch=True), "L")):
+        assert scale.in_memory_bytes(shape, job, mode) == 6 * 10**6 * 4 * 3

@@ -121,9 +121,9 @@ def _in_tiles(job, source: str, target: str, memory, max_pixels, explicit: bool)
     found = probe(source)
     if found is None:
         return False, max_pixels
-    shape, regional = found
+    shape, regional, mode = found
     budget = memory or default_budget()
-    need = scale.in_memory_bytes(shape, job)
+    need = scale.in_memory_bytes(shape, job, mode)
     if need > budget:
         if explicit:
             _check_tiled_target(source, target, need, budget)

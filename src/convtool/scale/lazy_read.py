@@ -305,30 +305,24 @@ def _compact(pixels: np.ndarray, mode: str) -> np.ndarray:
     return out
 
 
-def probe_shape(path: str) -> tuple[int, int, int] | None:
-    """(H, W, C) of an image from its header alone, or None when it cannot be told cheaply."""
-    found = probe(path)
-    return None if found is None else found[0]
-
-
-def probe(path: str) -> tuple[tuple[int, int, int], bool] | None:
-    """``((H, W, C), regional)`` of an image from its header, or None if it cannot be told.
+def probe(path: str) -> tuple[tuple[int, int, int], bool, str] | None:
+    """``((H, W, C), regional, mode)`` of an image from its header, or None if it cannot be told.
 
     ``regional`` is True when the image can be read by region (a TIFF or zarr
     array :func:`open_reader` reads lazily), so that its size costs disk and
-    time, never more memory than the tiles take.
+    time, never more memory than the tiles take. ``mode`` is Pillow's.
     """
     try:
         reader = _region_reader(path)
     except (ImageReadError, OSError):
         return None
     if reader is not None:
-        return reader.shape, True
-    shape = _pillow_shape(path)
-    return None if shape is None else (shape, False)
+        reader.close()
+        return reader.shape, True, reader.mode
+    return _pillow_probe(path)
 
 
-def _pillow_shape(path: str) -> tuple[int, int, int] | None:
+def _pillow_probe(path: str):
     from PIL import Image as PILImage
 
     from convtool.imaging.model import FULL_SCALE
@@ -340,6 +334,7 @@ def _pillow_shape(path: str) -> tuple[int, int, int] | None:
                 bands = len(im.getbands())
                 if im.mode not in FULL_SCALE and im.mode != "P":
                     return None
-                return im.size[1], im.size[0], 3 if im.mode == "P" else bands
+                shape = (im.size[1], im.size[0], 3 if im.mode == "P" else bands)
+                return shape, False, im.mode
     except Exception:  # not an image: the in-memory reader says why
         return None
