@@ -169,7 +169,7 @@ def _processor(settings: Settings, items, jobs: int | None):
     explicit = bool(settings.memory or settings.tiles)
     if explicit:
         require_extra()
-    elif not dispatch._extra_installed():
+    elif not dispatch.extra_installed():
         return None
     if settings.tiles:
         other = next((t for _, t in items if not t.lower().endswith(TIFF_EXTENSIONS)), None)

@@ -48,8 +48,8 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
     from convtool import pipeline
 
     source, target = os.fspath(source), os.fspath(target)
-    tiled = tiles is not None or (_is_zarr(source) and _extra_installed())
-    if not tiled and source != "-" and os.path.isfile(source) and _extra_installed():
+    tiled = tiles is not None or (_is_zarr(source) and extra_installed())
+    if not tiled and source != "-" and os.path.isfile(source) and extra_installed():
         tiled, max_pixels = _in_tiles(job, source, target, memory, max_pixels, explicit)
     if not tiled:
         return pipeline.process_file(job, source, target, format=format, save=save,
@@ -96,7 +96,7 @@ def _tiff_extensions() -> tuple[str, ...]:
 
 
 @functools.cache
-def _extra_installed() -> bool:
+def extra_installed() -> bool:
     """Whether the tiled path can run (asked once a process: batches ask for every file)."""
     from convtool import scale
 
