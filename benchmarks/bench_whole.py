@@ -114,6 +114,9 @@ def run_case(name: str, folder: Path, cmds: dict[str, list[str]], rounds: int) -
             out = folder / f"out-{tool}{ext}"
             argv = [str(folder / source) if a == "{in}" else str(out) if a == "{out}" else a
                     for a in template]
+            # Each tool writes a fresh file: convtool refuses to replace a file it did not
+            # write (the two-path overwrite rule), and an old one would be timed differently.
+            out.unlink(missing_ok=True)
             wall, peak = run_once(argv)
             if i:
                 walls[tool].append(wall)

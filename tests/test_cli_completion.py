@@ -69,6 +69,8 @@ def test_generated_bash_script_completes_a_kernel_name(convtool_on_path):
     (["convtool", "blur", "a", "b", "--alpha", "p"], {"premultiply"}),
     (["convtool", "kernel", "show", "sobel-"], {"sobel-x", "sobel-y"}),
     (["convtool", "blur", "a", "b", "--me"], {"--method"}),
+    (["convtool", "blur", "a", "b.tif", "--compression", "l"], {"lzw", "lzma"}),
+    (["convtool", "mean", "-", "-", "--format", "j"], {"jpeg", "jpeg2000"}),
 ])
 def test_bash_completes_commands_options_and_choices(convtool_on_path, words, expected):
     offered = complete_in_bash(convtool_on_path, words)

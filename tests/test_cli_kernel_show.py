@@ -63,3 +63,15 @@ def test_npy_to_an_unwritable_place_is_one_error(tmp_path):
     assert result.exit_code == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("convtool: error:")
+
+
+def test_a_big_separable_kernel_shows_the_ends_of_its_factors_and_values_shows_all():
+    factor_lines = [line for line in show("gaussian:20").splitlines()
+                    if line.strip().startswith(("column:", "row:"))]
+    assert len(factor_lines) == 2
+    for line in factor_lines:
+        assert "(139 more)" in line  # 161 values: 11 at each end, the rest counted
+        assert len(line) < 300
+    every = [line for line in show("gaussian:20", "--values").splitlines()
+             if line.strip().startswith("column:")]
+    assert len(every[0].split()) == 161 + 1

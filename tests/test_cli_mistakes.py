@@ -81,6 +81,23 @@ def test_the_rule_by_format(photo, tmp_path, ext, marked):
     one_error(run("blur", photo, tmp_path / f"other{ext}", "--sigma", "2"), 2)
 
 
+def test_a_16_bit_tiff_convtool_wrote_is_replaced_on_the_next_run(tmp_path):
+    # 16-bit colour TIFFs are written through tifffile, not Pillow: they carry the mark too,
+    # even when the input names another program in its Software tag.
+    import tifffile  # the test extra installs it (convtool[16bit])
+    source, out = tmp_path / "deep.tif", tmp_path / "out.tif"
+    ramp = np.arange(40 * 50 * 3, dtype=np.uint16).reshape(40, 50, 3) * 20
+    tifffile.imwrite(source, ramp, software="scanner 1.0", photometric="rgb")
+    assert run("blur", source, out, "--sigma", "1").exit_code == 0
+    with tifffile.TiffFile(out) as tif:
+        assert tif.pages[0].tags["Software"].value == "convtool"
+        assert tif.pages[0].dtype == np.uint16
+    again = run("blur", source, out, "--sigma", "2")
+    assert again.exit_code == 0, again.output
+    shutil.copy(source, tmp_path / "theirs.tif")
+    one_error(run("blur", out, tmp_path / "theirs.tif", "--sigma", "1"), 2)
+
+
 def test_no_clobber_still_refuses_even_a_file_convtool_wrote(photo, tmp_path):
     out = tmp_path / "out.png"
     assert run("blur", photo, out, "--sigma", "1").exit_code == 0

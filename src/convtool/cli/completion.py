@@ -41,6 +41,20 @@ def complete_alpha(incomplete: str) -> list[str]:
     return _starting_with(ALPHA_MODES, incomplete)
 
 
+def complete_compression(incomplete: str) -> list[str]:
+    from convtool.imaging.choices import TIFF_COMPRESSIONS
+
+    return _starting_with(TIFF_COMPRESSIONS, incomplete)
+
+
+def complete_format(incomplete: str) -> list[str]:
+    """The common output format names (--format takes any Pillow can write; listing
+    those would import Pillow, which completion must not)."""
+    from convtool.imaging.choices import FORMAT_EXTENSIONS
+
+    return _starting_with(sorted(name.lower() for name in FORMAT_EXTENSIONS), incomplete.lower())
+
+
 def complete_normalize(incomplete: str) -> list[str]:
     from convtool.kernels.choices import NORMALIZE_CHOICES
 

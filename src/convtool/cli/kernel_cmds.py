@@ -103,8 +103,8 @@ def show_kernel(
     if kernel.separable:
         column, row = kernel.factors
         console.print("separable: yes, column x row")
-        console.print(f"  column: [{' '.join(f'{v:.4g}' for v in column)}]", soft_wrap=True)
-        console.print(f"  row:    [{' '.join(f'{v:.4g}' for v in row)}]", soft_wrap=True)
+        console.print(f"  column: [{_factor_text(column, every=values)}]", soft_wrap=True)
+        console.print(f"  row:    [{_factor_text(row, every=values)}]", soft_wrap=True)
     else:
         console.print("separable: no")
     method = engine.choose_method((height, width, 3), kernel.array)
@@ -116,6 +116,15 @@ def show_kernel(
 _TABLE_LIMIT = 11  # kernels up to 11x11 are printed as a table of numbers
 _PLAIN_LIMIT = 25  # without colour, numbers up to 25x25 (a shaded block cannot be seen)
 _BLOCK_WIDTH = 48  # larger ones as a shaded block at most this many cells wide
+
+
+def _factor_text(factor, *, every: bool) -> str:
+    """A 1-D factor's values; past _PLAIN_LIMIT, its two ends around a count (--values: all)."""
+    text = [f"{v:.4g}" for v in factor]
+    if every or len(text) <= _PLAIN_LIMIT:
+        return " ".join(text)
+    end = _PLAIN_LIMIT // 2 - 1
+    return f"{' '.join(text[:end])} ... ({len(text) - 2 * end} more) ... {' '.join(text[-end:])}"
 
 
 def _save_npy(array, path: str) -> None:

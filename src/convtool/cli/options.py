@@ -21,6 +21,8 @@ import typer
 
 from convtool.cli.completion import (
     complete_alpha,
+    complete_compression,
+    complete_format,
     complete_method,
     complete_mode,
     complete_normalize,
@@ -164,13 +166,14 @@ class Settings:
         "--format", help="Output format (png, jpeg, tiff, webp, gif, ...). Default: from "
                                "the output's extension; needed when the output is '-' (stdout). "
                                "With --out-dir the outputs get its extension.",
-        metavar="FMT", rich_help_panel=OUTPUT, show_default=False)] = None
+        metavar="FMT", autocompletion=complete_format, rich_help_panel=OUTPUT,
+        show_default=False)] = None
     quality: Annotated[int | None, typer.Option(
         "--quality", help="JPEG, WebP, AVIF or JPEG-compressed TIFF quality, 1..100. Default: "
                           "a JPEG input's own tables; else Pillow's (JPEG 75, WebP 80).",
         parser=whole_number, metavar="N", rich_help_panel=OUTPUT, show_default=False)] = None
     compression: Annotated[str | None, typer.Option(
-        "--compression", metavar="NAME",
+        "--compression", metavar="NAME", autocompletion=complete_compression,
         help=f"TIFF compression: {one_of(TIFF_COMPRESSIONS)}. Default: a "
                               "TIFF input's own (a G4 fax stays G4 while it stays bilevel, else "
                               "deflate); other inputs: none. group3/group4 hold bilevel images "

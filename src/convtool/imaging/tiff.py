@@ -15,6 +15,7 @@ import numpy as np
 
 from convtool.imaging._codecs import available, quiet_stderr, require
 from convtool.imaging._pillow_compat import ORIENTATION
+from convtool.imaging.metadata import SOFTWARE, SOFTWARE_TAG
 
 _MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # tifffile's photometric / extra samples for each of our deep modes.
@@ -156,7 +157,9 @@ def _extratags(info: dict) -> tuple[list, dict]:
         kwargs["resolutionunit"] = "INCH"
     if "icc_profile" in info:
         kwargs["iccprofile"] = info["icc_profile"]
-    kwargs["software"] = False  # not tifffile's own name unless the input had one
+    # The mark of a file convtool wrote (the two-path overwrite rule), as the Pillow path
+    # writes it: the input's Software tag names the program that made the input, not this file.
+    kwargs["software"] = SOFTWARE
     if "exif" in info:
         exif = PILImage.Exif()
         exif.load(info["exif"])
@@ -164,11 +167,9 @@ def _extratags(info: dict) -> tuple[list, dict]:
             text = value.encode("utf-8") if isinstance(value, str) else None  # not "?"
             if code == 270 and text is not None:
                 kwargs["description"] = text
-            elif code == 305 and text is not None:
-                kwargs["software"] = text
             elif code == 306 and isinstance(value, str):
                 kwargs["datetime"] = value
-            elif code in _TEXT_TAGS and text is not None:
+            elif code in _TEXT_TAGS and code != SOFTWARE_TAG and text is not None:
                 extratags.append((code, "s", 0, text, True))
             elif code == ORIENTATION and isinstance(value, int):
                 extratags.append((code, "H", 1, value, True))
