@@ -281,3 +281,20 @@ def test_the_in_memory_model_knows_the_banded_path():
     for job, mode in ((blur, "I;16"), (replace(blur, mode="wrap"), "RGB"),
                       (replace(blur, stretch=True), "L")):
         assert scale.in_memory_bytes(shape, job, mode) == 6 * 10**6 * 4 * 3
+
+
+def test_scratch_arrays_read_back_what_was_written(tmp_path, rng):
+    from convtool.scale.scratch import ScratchArray
+
+    floats = ScratchArray(tmp_path / "f", (50, 40, 3), np.float32)
+    expected = np.zeros((50, 40, 3), np.float32)
+    for key in ((slice(None), slice(5, 12)), slice(10, 19), (slice(3, 9), 7)):  # columns, rows
+        value = rng.random(expected[key].shape).astype(np.float32)
+        floats[key] = value
+        expected[key] = value
+    for key in (slice(None), slice(3, 30), (slice(None), slice(2, 9)), (4, slice(1, 3))):
+        assert np.array_equal(floats[key], expected[key])
+    spectrum = ScratchArray(tmp_path / "c", (16, 9), np.complex64)
+    z = (rng.random((16, 4)) + 1j).astype(np.complex64)
+    spectrum[:, 3:7] = z
+    assert np.array_equal(spectrum[2:5][:, 3:7], z[2:5])
