@@ -43,6 +43,9 @@ PINNED = {
     "pillow/dispose_bgnd_rgba.gif": "OK",
     "pillow/apng_delay.png": "OK",  # APNG default image stays the default image
     "pillow/apng_single_frame_default.png": "OK",
+    "pillow/apng_mode_16bit.png": "OK",  # 16-bit APNG, hidden default image: was refused
+    "pillow/g4_orientation_6.tif": "OK",  # EXIF orientation kept with the stored pixels
+    "pillow/app13.jpg": "OK",  # a 4x4 JPEG at its own (low) quality tables
     "pillow/16_bit_binary.pgm": "OK",  # 16-bit greyscale PGM was refused as 16-bit colour
     "pillow/16bit.s.tif": "OK",  # signed 16-bit TIFF, likewise
     "pillow/rgb16-565.bmp": "OK",  # RGB565: 16 bits per pixel, not per channel
