@@ -157,6 +157,27 @@ def test_pages_of_different_sizes_are_refused_for_an_animation_but_kept_in_tiff(
         assert im.size == (6, 2)
 
 
+def test_a_float_page_after_an_eight_bit_page_keeps_its_raw_values(tmp_path):
+    # Pillow's no_rows_per_strip.tif: pages P, F, L. The 8-bit first page takes the banded
+    # uint8 path's conversion, which divided the float page by 255 as well.
+    from convtool import pipeline
+    from convtool.kernels import gaussian_kernel
+
+    rng = np.random.default_rng(5)
+    grey = PILImage.fromarray(rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    values = (rng.random((40, 60)) * 6 - 1).astype(np.float32)
+    source, out = tmp_path / "pages.tif", tmp_path / "out.tif"
+    grey.save(source, save_all=True, append_images=[PILImage.fromarray(values, "F"), grey])
+    pipeline.process_file(pipeline.FilterJob(gaussian_kernel(1.0)), source, out)
+    with PILImage.open(out) as im:
+        im.seek(1)
+        assert im.mode == "F"
+        got = np.asarray(im)
+    # A blur stays inside the range of what it averages, and keeps the mean well inside.
+    assert values.min() - 1e-5 <= got.min() and got.max() <= values.max() + 1e-5
+    assert abs(float(got.mean()) - float(values.mean())) < 0.05
+
+
 def test_an_encoder_refusal_is_one_line_naming_the_format(tmp_path):
     image = Image(np.zeros((4, 4, 3), np.float32), "RGB",
                   info={"xmp": b"<x>" + b"a" * 70_000 + b"</x>"})
