@@ -85,13 +85,27 @@ def _key_alpha(arr: np.ndarray, key) -> np.ndarray:
     return np.where(np.all(arr == key.reshape(1, 1, -1)[..., :arr.shape[2]], axis=2), 0.0, 1.0)
 
 
+def _unassociated(arr: np.ndarray) -> np.ndarray:
+    """uint16 colour with associated (premultiplied) alpha, divided back by its alpha."""
+    alpha = arr[..., -1:].astype(np.float64)
+    colour = arr[..., :-1] * 65535.0 / np.where(alpha > 0, alpha, 1.0)
+    colour = np.clip(np.rint(colour), 0, 65535)
+    return np.concatenate([colour, alpha], axis=-1).astype(np.uint16)
+
+
 def _sixteen_bit_colour(path: str, fmt: str):
     """(H, W, C) uint16 of a 16-bit colour PNG/TIFF that Pillow reduces to 8 bits, or None."""
     try:
         if fmt == "TIFF":
             import tifffile
 
-            arr = tifffile.imread(path)
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                arr = page.asarray()
+                if page.axes.startswith("S"):  # planar: one plane a channel, (C, H, W)
+                    arr = np.moveaxis(arr, 0, -1)
+                if tuple(page.extrasamples) == (1,) and arr.dtype == np.uint16:
+                    arr = _unassociated(arr)  # premultiplied (RGBa): as the colour is meant
         else:
             import cv2
 

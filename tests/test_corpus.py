@@ -46,6 +46,8 @@ PINNED = {
     "pillow/apng_mode_16bit.png": "OK",  # 16-bit APNG, hidden default image: was refused
     "pillow/g4_orientation_6.tif": "OK",  # EXIF orientation kept with the stored pixels
     "pillow/app13.jpg": "OK",  # a 4x4 JPEG at its own (low) quality tables
+    "pillow/tiff_16bit_RGBa.tiff": "OK",  # premultiplied 16-bit alpha
+    "pillow/tiff_tiled_planar_16bit_RGBa.tiff": "OK",  # planar: one plane a channel
     "pillow/16_bit_binary.pgm": "OK",  # 16-bit greyscale PGM was refused as 16-bit colour
     "pillow/16bit.s.tif": "OK",  # signed 16-bit TIFF, likewise
     "pillow/rgb16-565.bmp": "OK",  # RGB565: 16 bits per pixel, not per channel
