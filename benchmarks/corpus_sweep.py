@@ -192,8 +192,14 @@ def decode(path: str) -> Decoded:
             dec = _decode_libpng(path)
             if dec is None:
                 raise
+        except OSError:
+            dec = None  # a TIFF codec Pillow's libtiff was built without? (below)
     errors = [line for line in native.read().splitlines()
               if line.strip() and "warning" not in line.lower()]
+    if dec is None:
+        if not any("support is not configured" in line for line in errors):
+            raise OSError(f"libtiff: {errors[0]}" if errors else "cannot decode")
+        dec, errors = _decode_tifffile(path), []
     if errors:
         raise OSError(f"libtiff: {errors[0]}")
     ext = os.path.splitext(path)[1].lower()
@@ -258,6 +264,28 @@ def _upright(im):
 
     orientation = im.getexif().get(0x0112)
     return ImageOps.exif_transpose(im) if orientation not in (None, 1) else im
+
+
+def _decode_tifffile(path: str) -> Decoded:
+    """An 8-bit TIFF in a compression Pillow's libtiff lacks (WebP...), read by tifffile."""
+    import tifffile
+
+    dec = Decoded(format="TIFF")
+    with tifffile.TiffFile(path) as tif:
+        for page in tif.pages:
+            arr = page.asarray()
+            if page.axes.startswith("S"):
+                arr = np.moveaxis(arr, 0, -1)
+            arr = arr if arr.ndim == 3 else arr[..., None]
+            if arr.dtype != np.uint8:
+                raise ValueError(f"{arr.dtype} page: no faithful reference")
+            dec.kind = "grey" if arr.shape[2] <= 2 else "colour"
+            dec.alpha = arr.shape[2] in (2, 4)
+            dec.frames.append(arr.astype(np.float64) / 255.0)
+            dec.frame_bits.append("8")
+            dec.durations.append(None)
+        dec.compression = str(tif.pages[0].compression.name).lower()
+    return dec
 
 
 def _decode_libpng(path: str) -> Decoded | None:

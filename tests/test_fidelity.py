@@ -231,11 +231,20 @@ def test_libtiff_warnings_are_dropped_and_errors_kept():
     assert libtiff_errors(text) == ["Fax4Decode: Bad code word at line 27 of strip 0 (x 0)."]
 
 
-@pytest.mark.parametrize("name", ["crash-0da013a13571cc8eb457a39fee8db18f8a3c7127.tif",
-                                  "hopper_webp.tif"])
-def test_libtiff_errors_refuse_the_file_and_stay_off_stderr(name, capfd):
-    with pytest.raises(ImageReadError, match="libtiff: "):
+@pytest.mark.parametrize(("name", "words"), [
+    ("crash-0da013a13571cc8eb457a39fee8db18f8a3c7127.tif", "libtiff: "),
+    ("libtiff_segfault.tif", "libtiff_segfault.tif: "),
+])
+def test_libtiff_errors_refuse_the_file_and_stay_off_stderr(name, words, capfd):
+    with pytest.raises(ImageReadError, match=words):
         read_image(CORPUS / "pillow" / name)
+    assert capfd.readouterr().err == ""
+
+
+def test_webp_in_tiff_is_read_with_libtiffs_complaint_kept_off_stderr(capfd):
+    # Pillow's libtiff says "WEBP compression support is not configured"; tifffile reads it.
+    image = read_image(CORPUS / "pillow" / "hopper_webp.tif")
+    assert image.mode == "RGB" and image.pixels.shape == (128, 128, 3)
     assert capfd.readouterr().err == ""
 
 
@@ -280,3 +289,19 @@ def test_a_damaged_exif_block_to_tiff_is_refused_in_one_line(tmp_path):
     with pytest.raises(UsageError, match=r"EXIF block is damaged.*TIFF"):
         write_image(image, tmp_path / "out.tif")
     write_image(image, tmp_path / "out.png")  # kept as bytes
+
+
+def test_a_tiff_in_a_compression_pillows_libtiff_lacks_is_read_through_tifffile(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(9)
+    pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    path = tmp_path / "webp.tif"
+    tifffile.imwrite(path, pixels, photometric="rgb", compression="webp",
+                     compressionargs={"level": 100, "lossless": True})
+    with pytest.raises(OSError), PILImage.open(path) as im:  # Pillow alone cannot
+        im.load()
+    image = read_image(path)
+    assert image.mode == "RGB" and image.format == "TIFF"
+    assert np.array_equal(np.rint(image.pixels * 255).astype(np.uint8), pixels)
+    assert read_image(path, integers=True).pixels.dtype == np.uint8

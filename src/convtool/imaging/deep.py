@@ -154,6 +154,19 @@ def read_tiff(source, name: str, check_size) -> Image:
     return first
 
 
+def read_tiff_eight_bit(source, name: str, check_size, integers: bool) -> Image | None:
+    """An 8-bit TIFF whose compression Pillow's libtiff lacks, through tifffile; or None."""
+    with _decoding(name):
+        pages = tiff.read_eight_bit(_rewound(source), name, check_size)
+    if pages is None:
+        return None
+    frames = [Image(pixels=raw if integers else _to_unit(raw, mode), mode=mode, info=info,
+                    format="TIFF") for raw, mode, info in pages]
+    first = frames[0]
+    first.extra_frames = tuple(frames[1:])
+    return first
+
+
 def _integer_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
     """float32 pixels as written: uint16 rounded and clipped, or float32 as they are."""
     if FULL_SCALE[mode] is None:
