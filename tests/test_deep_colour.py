@@ -381,3 +381,16 @@ def test_sixteen_bit_apng_keeps_every_frame_its_timing_and_default_image(
     assert back.mode == "RGBA;16" and len(back.frames) == 3
     assert np.array_equal(np.stack([stored(f) for f in back.frames]), np.stack(frames))
     assert bool(back.info.get("default_image")) == default_image
+
+
+def test_libpng_warnings_stay_off_pythons_stderr_too(tmp_path):
+    # imagecodecs reports libpng's warnings through sys.stderr, which is not fd 2 under a test
+    # runner or in a notebook: a refusal was two lines there.
+    from typer.testing import CliRunner
+
+    from convtool.cli import app
+
+    result = CliRunner().invoke(app, ["blur", str(SUITE / "basi2c16.png"),
+                                      str(tmp_path / "o.jpg"), "--sigma", "1"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("convtool: error:")
