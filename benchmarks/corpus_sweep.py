@@ -130,6 +130,11 @@ def _frame(im, raw: str, path: str, dec: Decoded) -> np.ndarray:
     """One loaded Pillow frame (``raw``: its raw mode) as float64 (H, W, C); sets dec's kind."""
     mode = im.mode
     trns = im.info.get("transparency")
+    if mode == "RGB" and dec.format == "PPM":  # Pillow scales a 16-bit PPM to 8 bits
+        arr = _sixteen_bit_colour(path, "PPM")
+        if arr is not None:
+            dec.bits, dec.kind = "16", "colour"
+            return arr.astype(np.float64) / 65535.0
     if mode in ("RGB", "RGBA", "LA") and ";16" in raw:
         arr = _sixteen_bit_colour(path, dec.format)
         if arr is not None:
@@ -190,6 +195,8 @@ def decode(path: str) -> Decoded:
             dec = _decode_pillow(path)
         except Image.UnidentifiedImageError:
             dec = _decode_libpng(path)
+            if dec is None and _is_tiff(path):  # Pillow opens neither LA;16 nor RGB;F
+                dec = _decode_tifffile(path)
             if dec is None:
                 raise
         except OSError:
@@ -266,6 +273,11 @@ def _upright(im):
     return ImageOps.exif_transpose(im) if orientation not in (None, 1) else im
 
 
+def _is_tiff(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
 def _decode_tifffile(path: str) -> Decoded:
     """An 8-bit TIFF in a compression Pillow's libtiff lacks (WebP...), read by tifffile."""
     import tifffile
@@ -277,12 +289,17 @@ def _decode_tifffile(path: str) -> Decoded:
             if page.axes.startswith("S"):
                 arr = np.moveaxis(arr, 0, -1)
             arr = arr if arr.ndim == 3 else arr[..., None]
-            if arr.dtype != np.uint8:
+            bits, scale = {"uint8": ("8", 255.0), "uint16": ("16", 65535.0),
+                           "float32": ("32f", 1.0)}.get(str(arr.dtype), (None, None))
+            if bits is None:
                 raise ValueError(f"{arr.dtype} page: no faithful reference")
+            if tuple(page.extrasamples) == (1,) and bits == "16":
+                arr = _unassociated(arr)
             dec.kind = "grey" if arr.shape[2] <= 2 else "colour"
             dec.alpha = arr.shape[2] in (2, 4)
-            dec.frames.append(arr.astype(np.float64) / 255.0)
-            dec.frame_bits.append("8")
+            dec.bits = bits
+            dec.frames.append(arr.astype(np.float64) / scale)
+            dec.frame_bits.append(bits)
             dec.durations.append(None)
         dec.compression = str(tif.pages[0].compression.name).lower()
     return dec
@@ -610,8 +627,8 @@ def _lost(src: Decoded, out_path: str) -> str:
     except Exception as e:
         return f"output unreadable ({type(e).__name__})"
     lost = []
-    if src.alpha and not got.alpha:
-        lost.append("alpha")
+    if src.alpha and not got.alpha and any(f[..., -1].min() < 1 for f in src.frames):
+        lost.append("alpha")  # an alpha channel that was all opaque loses nothing
     # 16-bit PGM reads back as Pillow's 32-bit I: the values are the same
     widened = src.bits == "16" and got.bits == "32i"
     if src.bits in ("16", "32i", "32f") and got.bits != src.bits and not widened:
