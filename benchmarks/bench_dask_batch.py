@@ -1,12 +1,14 @@
 """Files per second of a batch: the local pool against a Dask cluster of this machine.
 
     PYTHONPATH=src python benchmarks/bench_dask_batch.py [--files 200] [--workers 2]
+        [--repeat 3] [--groups 1 10 20]
 
 Starts a scheduler and ``--workers`` single-threaded workers on 127.0.0.1,
 writes ``--files`` small PNGs, and times ``run_batch`` with the local pool of
-the same size and with :class:`~convtool.scale.dask_batch.DaskExecutor` at
-1 file per task and at its default grouping. Each run starts from an empty
-output folder; the medians of ``--repeat`` runs are printed.
+the same size and with :class:`~convtool.scale.dask_batch.DaskExecutor` at its
+default grouping and at each fixed number of files per task in ``--groups``.
+Each run starts from an empty output folder; the runs are interleaved and the
+medians of ``--repeat`` runs are printed, with each as a ratio to the local pool.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def free_port() -> int:
 def start_cluster(workers: int):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": "src",
-           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+           "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
     spawn = [sys.executable, "-m"]
     procs = [subprocess.Popen([*spawn, "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                "--port", str(port), "--dashboard-address",
@@ -61,6 +64,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--groups", type=int, nargs="*", default=[1],
+                        help="also time these fixed numbers of files per task")
     args = parser.parse_args()
     address, procs = start_cluster(args.workers)
     try:
@@ -77,12 +82,14 @@ def main() -> None:
                 time.sleep(0.2)
             job = FilterJob(gaussian_kernel(2.0), threads=1)
             runs = {"local pool": lambda: None,
-                    "dask, 1 file/task": lambda: DaskExecutor(client=client, files_per_task=1),
                     "dask, default": lambda: DaskExecutor(client=client)}
+            for n in args.groups:
+                runs[f"dask, {n} files/task"] = (
+                    lambda n=n: DaskExecutor(client=client, files_per_task=n))
             times = {name: [] for name in runs}
             for r in range(args.repeat):
                 for name, make in runs.items():
-                    out = os.path.join(tmp, f"out-{r}-{len(times[name])}-{name[:4]}")
+                    out = os.path.join(tmp, f"out-{r}-{len(times[name])}-{name}")
                     plan = batch.plan_batch([src], out)
                     start = time.perf_counter()
                     report = batch.run_batch(job, plan.items, jobs=args.workers,

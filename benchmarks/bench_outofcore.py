@@ -6,11 +6,14 @@
 Makes an RGB 8-bit tiled TIFF (256-pixel tiles, uncompressed) of each size if
 it is not there, then runs each case in a fresh process under ``/usr/bin/time
 -v`` and reports wall seconds and peak RSS (maximum resident set size). With
-``--check`` it also filters a 2048x2048 crop in memory and out of core and
-counts differing samples. ``vips gaussblur`` (libvips-tools) is timed on the
-same file when it is installed. The images take 3 bytes a pixel on disk (1.2 GB
-at 20000x20000); the strips of a separable FFT take 4 bytes a sample more, in
-the temporary folder, while they run.
+``--check`` it also filters a 2048x2048 crop in memory (``apply_job``, the
+whole-image float path) and out of core and counts differing samples; an image
+also filtered in memory (``--in-memory``: ``process_file``, which filters 8-bit
+images a band at a time) is compared with the tiled output, sample by sample.
+``vips gaussblur`` (libvips-tools) is timed on the same file when it is installed.
+The images take 3 bytes a pixel on disk (1.2 GB at 20000x20000); the strips of
+a separable FFT take 4 bytes a sample more, in the temporary folder, while
+they run.
 """
 
 from __future__ import annotations
@@ -74,8 +77,9 @@ def timed(command: list[str]) -> tuple[float, float, str]:
     return seconds, rss / 1e6, done.stdout
 
 
-def check_crop(source: str, sigma: float, folder: str) -> int:
-    """Differing samples between in-memory and out-of-core filtering of a 2048x2048 crop."""
+def check_crop(source: str, sigma: float, folder: str) -> tuple[int, int]:
+    """Differing samples, and the largest difference, between in-memory and out-of-core
+    filtering of a 2048x2048 crop."""
     import tifffile
 
     from convtool import imaging, scale
@@ -92,7 +96,25 @@ def check_crop(source: str, sigma: float, folder: str) -> int:
     expected = np.asarray(imaging.to_pil(apply_job(job, imaging.read_image(crop))))
     out = os.path.join(folder, "crop-out.tif")
     scale.filter_file(job, crop, out, memory=64 * 10**6)
-    return int((tifffile.imread(out) != expected).sum())
+    got = tifffile.imread(out).astype(np.int32)
+    return int((got != expected).sum()), int(np.abs(got - expected).max())
+
+
+def compare_outputs(first: str, second: str) -> tuple[int, int]:
+    """Differing samples and the largest difference between two images, a band of rows at a time."""
+    from convtool.scale.lazy_read import open_reader
+
+    with open_reader(first, max_pixels=10**12) as a, open_reader(second, max_pixels=10**12) as b:
+        assert a.shape == b.shape, (a.shape, b.shape)
+        h, w, _ = a.shape
+        count = largest = 0
+        for r in range(0, h, 512):
+            rows, cols = slice(r, min(r + 512, h)), slice(0, w)
+            x = a._region(rows, cols).astype(np.int32)
+            y = b._region(rows, cols).astype(np.int32)
+            count += int((x != y).sum())
+            largest = max(largest, int(np.abs(x - y).max()))
+    return count, largest
 
 
 def main() -> None:
@@ -119,19 +141,25 @@ def main() -> None:
             print(f"{size:>6} {sigma:>5g} {'convtool ' + args.memory:<22} {wall:>7.1f} "
                   f"{rss:>8.2f}  {plan}", flush=True)
             if size <= args.in_memory:
-                code = IN_MEMORY.format(sigma=sigma, source=source, target=target)
+                whole = os.path.join(args.folder, f"whole{size}.tif")
+                code = IN_MEMORY.format(sigma=sigma, source=source, target=whole)
                 wall, rss, out = timed([sys.executable, "-c", code])
                 plan = out.split("RESULT", 1)[1].strip() if "RESULT" in out else ""
                 print(f"{size:>6} {sigma:>5g} {'convtool in memory':<22} {wall:>7.1f} "
                       f"{rss:>8.2f}  {plan}", flush=True)
+                diff, largest = compare_outputs(target, whole)
+                print(f"{'':>6} {sigma:>5g} whole image, tiles against the in-memory command: "
+                      f"{diff} samples differ, largest difference {largest}", flush=True)
+                os.remove(whole)
             if vips:
                 vout = os.path.join(args.folder, f"vips{size}.tif[tile,bigtiff]")
                 wall, rss, _ = timed([vips, "gaussblur", source, vout, str(sigma)])
                 print(f"{size:>6} {sigma:>5g} {'vips gaussblur':<22} {wall:>7.1f} {rss:>8.2f}",
                       flush=True)
             if args.check:
-                diff = check_crop(source, sigma, args.folder)
-                print(f"{'':>6} {sigma:>5g} 2048x2048 crop: {diff} samples differ from in memory")
+                diff, largest = check_crop(source, sigma, args.folder)
+                print(f"{'':>6} {sigma:>5g} 2048x2048 crop: {diff} samples differ from in "
+                      f"memory, largest difference {largest}", flush=True)
         os.remove(target)
 
 

@@ -4,6 +4,8 @@ Tiny images with tiles forced smaller than the kernel keep these fast; each
 case writes a tiled TIFF, filters it both ways and compares the 8-bit output.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from convtool.engine.modes import pad_index  # noqa: E402
 from convtool.errors import UsageError  # noqa: E402
 from convtool.kernels import Kernel  # noqa: E402
 from convtool.pipeline import FilterJob, apply_job  # noqa: E402
-from convtool.scale import outofcore  # noqa: E402
+from convtool.scale import dispatch, outofcore  # noqa: E402
 from convtool.scale.tiles import axis_index, parse_size, plan_tiles  # noqa: E402
 
 
@@ -51,6 +53,8 @@ KERNELS = {
     "gauss15": gaussian(15.0),
     "random7x5": np.random.default_rng(3).random((7, 5)) / 20,  # not separable: 2-D FFT
     "box4": np.full((4, 4), 1 / 16),  # even size; its sums hit exact halves
+    # Not separable and larger than the image both ways: the 2-D FFT's spectrum path.
+    "random61x75": np.random.default_rng(5).random((61, 75)) / 2000,
 }
 
 
@@ -67,7 +71,9 @@ def test_out_of_core_is_exactly_the_in_memory_result(rgba_tif, tmp_path, name, m
 
 
 PIXEL_OPTIONS = [
+    {"alpha": "premultiply"},  # the default, named: the transparent corner is its edge case
     {"linear": True},
+    {"linear": True, "alpha": "separate"},
     {"alpha": "ignore", "bias": 0.1, "absolute": True},
     {"alpha": "separate", "threshold": 0.05},
     {"stretch": True},
@@ -166,3 +172,112 @@ def test_striped_and_compressed_tiffs_read_by_region(tmp_path, rng):
     assert int((got != expected).sum()) == 0
     with tifffile.TiffFile(tmp_path / "out.tif") as tif:
         assert tif.pages[0].compression == tifffile.COMPRESSION.LZW
+
+
+def test_bigtiff_input_is_read_by_region(tmp_path, rng):
+    source = tmp_path / "big.tif"
+    tifffile.imwrite(source, (rng.random((40, 50, 3)) * 256).astype(np.uint8), tile=(16, 16),
+                     bigtiff=True, photometric="rgb", compression="zstd")
+    job = FilterJob(Kernel(gaussian(2.0)), mode="mirror", method="direct")
+    expected, got, _ = both_ways(job, source, tmp_path, tiles=16)
+    assert int((got != expected).sum()) == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ZSTD
+
+
+def test_zarr_input_gives_the_in_memory_result(tmp_path, rng):
+    zarr = pytest.importorskip("zarr")
+    pixels = (rng.random((45, 52, 3)) * 256).astype(np.uint8)
+    array = zarr.open_array(str(tmp_path / "in.zarr"), mode="w", shape=pixels.shape,
+                            chunks=(16, 16, 3), dtype=np.uint8)
+    array[:] = pixels
+    reference = tmp_path / "same.tif"
+    tifffile.imwrite(reference, pixels, photometric="rgb")
+    job = FilterJob(Kernel(gaussian(3.0)), mode="reflect", method="fft")
+    expected = np.asarray(imaging.to_pil(apply_job(job, imaging.read_image(reference))))
+    # A zarr folder goes in tiles without being asked: it cannot be read in memory.
+    dispatch.process_file(job, tmp_path / "in.zarr", tmp_path / "out.tif", explicit=False)
+    assert int((tifffile.imread(tmp_path / "out.tif") != expected).sum()) == 0
+
+
+def _traced_peak(action) -> int:
+    """Peak bytes Python and numpy allocated while ``action()`` ran."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def large_tif(tmp_path_factory):
+    """3000x3000 RGB, 27 MB decoded (108 MB as float32), a few kB on disk."""
+    path = tmp_path_factory.mktemp("large") / "large.tif"
+    pixels = np.zeros((3000, 3000, 3), np.uint8)
+    pixels[::97, :, 1] = 200
+    tifffile.imwrite(path, pixels, tile=(256, 256), photometric="rgb", compression="zlib")
+    return path
+
+
+def test_a_window_reads_only_the_tiles_it_touches(large_tif, tmp_path):
+    from convtool.scale.lazy_read import open_reader
+
+    zarr = pytest.importorskip("zarr")
+    array = zarr.open_array(str(tmp_path / "z.zarr"), mode="w", shape=(3000, 3000, 3),
+                            chunks=(256, 256, 3), dtype=np.uint8)
+    array[::97, :, 1] = 200
+    rows, cols = np.arange(1050, 1114), np.abs(np.arange(-5, 59))  # crosses the left edge
+    for path in (large_tif, tmp_path / "z.zarr"):
+        with open_reader(path) as reader:
+            window = reader.gather(rows, cols)
+            peak = _traced_peak(lambda r=reader: r.gather(rows, cols))
+        assert window.shape == (64, 64, 3)
+        assert window[1067 - 1050, 0, 1] == np.float32(200 / 255)  # row 1067 = 11 * 97
+        assert peak < 3 * 256 * 256 * 3 * 4, peak  # a few tiles, nowhere near 27 MB
+
+
+def test_filtering_holds_tiles_never_the_whole_image(large_tif, tmp_path):
+    job = FilterJob(Kernel(gaussian(2.0)), method="direct")
+    peak = _traced_peak(lambda: scale.filter_file(job, large_tif, tmp_path / "o.tif",
+                                                  memory=12 * 10**6))
+    # The budget and the writer's few bands of tiles (measured 15.7 MB), never the whole
+    # image: 27 MB as 8-bit samples, 108 MB as float32.
+    assert peak < 20 * 10**6, peak
+    with tifffile.TiffFile(tmp_path / "o.tif") as tif:
+        assert tif.is_bigtiff and tif.pages[0].is_tiled
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+        assert tif.pages[0].shape == (3000, 3000, 3)
+
+
+@pytest.mark.parametrize("name", ["I;16", "RGB"])
+def test_a_constant_fill_is_not_cast_to_the_image_dtype(tmp_path, name):
+    # Dask's own constant padding takes the array's dtype (cval 0.3 becomes 0 on uint16).
+    # A kernel that only looks 3 pixels left copies the fill into the first 3 columns.
+    pixels = np.full((20, 24) if name == "I;16" else (20, 24, 3), 1000 if name == "I;16" else 9,
+                     np.uint16 if name == "I;16" else np.uint8)
+    source = tmp_path / "in.tif"
+    tifffile.imwrite(source, pixels, tile=(16, 16), photometric="minisblack" if
+                     name == "I;16" else "rgb")
+    shift = np.zeros((1, 7))
+    shift[0, -1] = 1.0
+    job = FilterJob(Kernel(shift), mode="constant", cval=0.3, method="direct")
+    expected, got, _ = both_ways(job, source, tmp_path, tiles=16)
+    assert int((got != expected).sum()) == 0
+    full = 65535 if name == "I;16" else 255
+    assert abs(int(got.reshape(20, 24, -1)[5, 0, 0]) - 0.3 * full) <= 0.5
+    assert int(got.reshape(20, 24, -1)[5, 10, 0]) == pixels.reshape(20, 24, -1)[5, 10, 0]
+
+
+def test_the_in_memory_model_knows_the_banded_path():
+    from convtool.pipeline import blur_job
+
+    blur = blur_job(2.0, None)
+    shape = (1000, 2000, 3)
+    # 8-bit, filtered a band of rows at a time: bytes, not float32 copies.
+    assert scale.in_memory_bytes(shape, blur, "RGB") == 6 * 10**6 * 3
+    for job, mode in ((blur, "I;16"), (replace(blur, mode="wrap"), "RGB"),
+                      (replace(blur, stretch=True), "L")):
+        assert scale.in_memory_bytes(shape, job, mode) == 6 * 10**6 * 4 * 3

@@ -19,7 +19,7 @@ import abc
 import os
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from convtool import imaging
@@ -40,12 +40,19 @@ class RunSpec:
         How to encode every output (``format`` overrides its format).
     max_pixels : int or None
         The decompression-bomb limit, as :func:`convtool.imaging.read_image`.
+    processor : callable or None
+        What filters one file: called as :func:`convtool.pipeline.process_file`
+        (default), with ``(job, source, target, format=, save=, max_pixels=)``.
+        It must be picklable (a module-level function, or a
+        :func:`functools.partial` of one), e.g. the tiled path's
+        ``convtool.scale.dispatch.process_file`` with a memory budget.
     """
 
     job: FilterJob
     format: str | None = None
     save: imaging.SaveOptions | None = None
     max_pixels: int | None = None
+    processor: Callable[..., FileResult] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,8 +94,8 @@ def run_item(spec: RunSpec, item: WorkItem) -> FileResult:
     params, trace = (), None
     try:
         make_folders(os.path.dirname(target) or ".")
-        return process_file(spec.job, source, target, format=spec.format, save=spec.save,
-                            max_pixels=spec.max_pixels)
+        return (spec.processor or process_file)(spec.job, source, target, format=spec.format,
+                                                save=spec.save, max_pixels=spec.max_pixels)
     except ConvtoolError as e:
         error, params = str(e), e.params
     except MemoryError:

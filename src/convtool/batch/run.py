@@ -28,7 +28,7 @@ def check_jobs(jobs: int | None) -> int:
 def run_batch(job: FilterJob, items, *, jobs: int | None = None,
               executor: Executor | None = None, format: str | None = None,
               save: imaging.SaveOptions | None = None, max_pixels: int | None = None,
-              on_result=None, skipped=()) -> BatchReport:
+              on_result=None, skipped=(), processor=None) -> BatchReport:
     """Filter every ``(source, target)`` pair in ``items``, in parallel.
 
     Parameters
@@ -54,6 +54,9 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None,
         (in completion order), e.g. to draw progress.
     skipped : sequence of FileResult
         Results to put first in the report (:attr:`BatchPlan.skipped`).
+    processor : callable, optional
+        What filters each file (see :attr:`RunSpec.processor`; default
+        :func:`convtool.pipeline.process_file`).
 
     Returns
     -------
@@ -90,7 +93,7 @@ def run_batch(job: FilterJob, items, *, jobs: int | None = None,
 
     interrupted = False
     try:
-        _run_all(executor, RunSpec(job, format, save, max_pixels), items, record)
+        _run_all(executor, RunSpec(job, format, save, max_pixels, processor), items, record)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -152,11 +152,42 @@ def _process_scaled(job, source: str, target: str, settings: Settings):
             client.close()
 
 
+def _processor(settings: Settings, items, jobs: int | None):
+    """What filters each file of a batch: in memory, or in tiles as the one-file form decides.
+
+    None (the in-memory pipeline) when the tiled path's extra is not installed
+    and no flag asks for it. The memory budget (--memory, default a quarter of
+    this machine's memory) is shared among the local pool's workers; on a
+    cluster each file gets --memory (default a quarter of its worker's memory).
+    """
+    import functools
+
+    from convtool.scale import dispatch, require_extra
+    from convtool.scale.tiled_write import TIFF_EXTENSIONS
+    from convtool.scale.tiles import parse_size
+
+    explicit = bool(settings.memory or settings.tiles)
+    if explicit:
+        require_extra()
+    elif not dispatch.extra_installed():
+        return None
+    if settings.tiles:
+        other = next((t for _, t in items if not t.lower().endswith(TIFF_EXTENSIONS)), None)
+        if other is not None:
+            msg = (f"--tiles writes tiled BigTIFFs, and {other} is not a TIFF; add "
+                   "--format tiff")
+            raise UsageError(msg)
+    memory = parse_size(settings.memory) if settings.memory else None
+    if not settings.scheduler:
+        from convtool.scale.outofcore import default_budget
+
+        memory = (memory or default_budget()) // max(1, jobs or 1)
+    return functools.partial(dispatch.process_file, memory=memory, tiles=settings.tiles,
+                             explicit=explicit)
+
+
 def _executor(settings: Settings):
     """The Dask executor for --scheduler, else None (the local pool)."""
-    if settings.memory or settings.tiles:
-        msg = "--memory and --tiles apply to one INPUT OUTPUT, not to --out-dir batches (yet)"
-        raise UsageError(msg)
     if not settings.scheduler:
         return None
     from convtool import scale
@@ -182,6 +213,7 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
         report.print_plan(plan, settings)
         return
     executor = _executor(settings)
+    processor = _processor(settings, plan.items, jobs or batch.check_jobs(None))
     batch.make_out_dir(settings.out_dir)
     stale = batch.stale_temp_files(settings.out_dir)
     if settings.verbose:
@@ -190,8 +222,10 @@ def run_batch(job, paths: list[str], settings: Settings) -> None:
         outcome = batch.run_batch(job, plan.items, jobs=jobs, executor=executor,
                                   save=settings.save_options(),
                                   max_pixels=settings.max_pixels, on_result=on_result,
-                                  skipped=plan.skipped)
+                                  skipped=plan.skipped, processor=processor)
     report.print_summary(outcome, settings, stale)
+    if getattr(executor, "advice", None) and not settings.quiet:
+        echo(f"convtool: note: {executor.advice}", err=True)
     if outcome.interrupted:
         raise typer.Exit(interrupted_exit()[1])
     if outcome.failed:

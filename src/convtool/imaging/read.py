@@ -129,6 +129,19 @@ def _pixel_limit_lifted():
             PILImage.MAX_IMAGE_PIXELS = saved
 
 
+def _lifted_for(im: PILImage.Image):
+    """Lift Pillow's limit while loading ``im`` if it is over it (our own check has passed).
+
+    Pillow checks a TIFF's size again as it loads (``load_prepare``), against
+    its global limit, not the caller's: a TIFF over 89,478,485 pixels was
+    refused as damaged even with a higher ``max_pixels``.
+    """
+    width, height = im.size
+    if PILImage.MAX_IMAGE_PIXELS is None or width * height <= PILImage.MAX_IMAGE_PIXELS:
+        return contextlib.nullcontext()
+    return _pixel_limit_lifted()
+
+
 def _limit(max_pixels: int | None) -> int | None:
     if max_pixels is not None and max_pixels < 1:
         msg = f"max_pixels must be a whole number >= 1, got {max_pixels}"
@@ -388,7 +401,7 @@ def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
     if orientation is not None:
         keep_tiff_layout(im)
-    with _decoding(name):
+    with _decoding(name), _lifted_for(im):
         im.load()
     tags = None
     if is_tiff:

@@ -54,7 +54,8 @@ class FileResult:
     traceback: str | None = None
 
 
-def _check_not_input(source: str, target: str) -> None:
+def check_not_input(source: str, target: str) -> None:
+    """Refuse ``target`` when it is the ``source`` file itself (by path, link or mount)."""
     if source == "-" or target == "-":  # standard input/output are never the same file
         return
     same = os.path.realpath(source) == os.path.realpath(target)
@@ -66,7 +67,7 @@ def _check_not_input(source: str, target: str) -> None:
         raise UsageError(msg, params=("in_place",))
 
 
-def _check_ours(target: str) -> None:
+def check_ours(target: str) -> None:
     """Refuse to replace an existing file that convtool did not write."""
     if (target != imaging.STDIO and os.path.isfile(target)
             and not imaging.written_by_convtool(target)):
@@ -101,9 +102,9 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
         save = replace(save, format=format)
     imaging.check_output(target, save)  # a bad extension or option fails before any work
     if not in_place:
-        _check_not_input(source, target)
+        check_not_input(source, target)
     if not overwrite:
-        _check_ours(target)
+        check_ours(target)
     image = imaging.read_image(source, max_pixels=max_pixels, integers=True)
     dtype = np.float32 if image.pixels.dtype == np.uint8 else image.pixels.dtype
     shape, method = image.pixels.shape, job.method_for(image.pixels.shape, dtype)

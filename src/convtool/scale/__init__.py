@@ -36,11 +36,21 @@ def require_extra() -> None:
             raise UsageError(MISSING_EXTRA)
 
 
-def in_memory_bytes(shape, job=None) -> int:
-    """Bytes filtering an image of ``shape`` (H, W, C) in memory takes, by the tiles' model."""
-    from convtool.scale.tiles import GRADIENT_FLOATS, IN_MEMORY_FLOATS
+def in_memory_bytes(shape, job=None, mode: str | None = None) -> int:
+    """Bytes filtering an image of ``shape`` (H, W, C) in memory takes, by the tiles' model.
+
+    An 8-bit image (``mode`` L, LA, RGB, RGBA, CMYK or P) that the pipeline
+    filters a band of rows at a time (:func:`convtool.pipeline.bands.can_band`:
+    not ``wrap``, not ``stretch``) costs :data:`~convtool.scale.tiles.BANDED_BYTES`
+    a sample; anything else :data:`~convtool.scale.tiles.IN_MEMORY_FLOATS` float32
+    copies (more for a gradient pair).
+    """
+    from convtool.scale.tiles import BANDED_BYTES, GRADIENT_FLOATS, IN_MEMORY_FLOATS
 
     h, w, c = shape
+    if (mode in ("L", "LA", "RGB", "RGBA", "CMYK", "P") and job is not None
+            and not job.stretch and job.mode != "wrap"):
+        return h * w * c * BANDED_BYTES
     floats = IN_MEMORY_FLOATS + (GRADIENT_FLOATS if job is not None and job.kernel_y else 0)
     return h * w * c * 4 * floats
 
@@ -51,16 +61,17 @@ def needs_tiles(source, *, memory: int | None = None, job=None) -> bool:
     Only files that can be measured without decoding (TIFF, zarr, and any
     format whose header Pillow reads) are considered; standard input never is.
     """
-    from convtool.scale.lazy_read import probe_shape
+    from convtool.scale.lazy_read import probe
     from convtool.scale.outofcore import default_budget
 
     source = os.fspath(source)
     if source == "-":
         return False
-    shape = probe_shape(source)
-    if shape is None:
+    found = probe(source)
+    if found is None:
         return False
-    return in_memory_bytes(shape, job) > (memory or default_budget())
+    shape, _, mode = found
+    return in_memory_bytes(shape, job, mode) > (memory or default_budget())
 
 
 def filter_file(job, source, target, *, memory: int | None = None, tiles: int | None = None,
@@ -95,6 +106,13 @@ def filter_file(job, source, target, *, memory: int | None = None, tiles: int | 
     source, target = os.fspath(source), os.fspath(target)
     check_tiff_target(target)
     reader = open_reader(source, max_pixels=max_pixels)
+    if client is not None:
+        from convtool.scale.dask_batch import check_workers
+        from convtool.scale.lazy_read import ArrayReader
+
+        # The workers read the input themselves (an image decoded here travels with the tasks).
+        regional = not isinstance(reader, ArrayReader) or hasattr(reader, "path")
+        check_workers(client, (), [os.path.abspath(source)] if regional else [])
     tile_edge = (getattr(reader, "tile", None) or (256, 256))[0]
     if tile_edge % 16:
         tile_edge = 256

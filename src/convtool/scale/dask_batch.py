@@ -100,12 +100,48 @@ def connect(address: str, timeout: float = 10.0):
         raise UsageError(msg) from exc
 
 
-def check_workers(client, folders) -> int:
+def _signature(path: str):
+    """What identifies a file across machines that share it: its size and modification time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _scheduler_settings(dask_scheduler=None) -> tuple[int, float]:
+    return dask_scheduler.allowed_failures, float(dask_scheduler.WORKER_SATURATION)
+
+
+def scheduler_advice(client) -> str | None:
+    """A sentence when the scheduler is not set up as the README says, else None.
+
+    With ``allowed-failures`` above 0 the scheduler itself reruns a task whose
+    worker died, so a file that exhausts memory kills that many more workers;
+    with ``worker-saturation`` above 1 a task waiting on a worker that dies is
+    lost with it.
+    """
+    try:
+        failures, saturation = client.run_on_scheduler(_scheduler_settings)
+    except Exception:  # an older or locked-down scheduler: nothing to say
+        return None
+    if failures == 0 and saturation <= 1.0:
+        return None
+    return (f"the scheduler reruns a task whose worker died {failures} time(s) "
+            f"(allowed-failures) and queues up to {saturation:g} tasks a thread "
+            "(worker-saturation): a file that exhausts a worker's memory can take several "
+            "workers with it; start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0 "
+            "and DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0")
+
+
+def check_workers(client, folders, files=()) -> int:
     """Refuse workers with another convtool version or another file system; return the thread count.
 
     ``folders`` are the run's output folders (created here if needed): a probe
     file with a random token is written in each and must be read back,
-    identical, by every worker.
+    identical, by every worker. ``files`` (absolute paths, e.g. the image whose
+    tiles the workers read) must have the same size and modification time on
+    every worker as here.
     """
     here = _version()
     versions = client.run(_version)
@@ -134,6 +170,13 @@ def check_workers(client, folders) -> int:
             msg = (f"--scheduler: worker {blind[0]} does not see {folder} as this machine does "
                    "(the cluster needs one shared file system, mounted at the same paths)")
             raise UsageError(msg)
+    for path in files:
+        here_sig = _signature(path)
+        blind = sorted(w for w, sig in client.run(_signature, path).items() if sig != here_sig)
+        if blind:
+            msg = (f"--scheduler: worker {blind[0]} does not see {path} as this machine does "
+                   "(the cluster needs one shared file system, mounted at the same paths)")
+            raise UsageError(msg)
     return sum(client.nthreads().values())
 
 
@@ -144,8 +187,8 @@ class DaskExecutor(Executor):
     ----------
     address : str
     files_per_task : int, optional
-        Default: the run's files over four tasks per worker thread, within
-        :data:`FILES_PER_TASK`.
+        Default: the files left over two tasks per worker thread, within
+        :data:`FILES_PER_TASK` (fewer only when fewer files are left).
     retries : int
         Extra attempts of a file whose worker died.
     grace : float
@@ -165,6 +208,8 @@ class DaskExecutor(Executor):
         self._running: dict = {}  # future -> list of (item, absolute item)
         self._spec: RunSpec | None = None
         self._checked = False
+        #: What the command line should say about the scheduler's settings, once connected.
+        self.advice: str | None = None
 
     def start(self, spec: RunSpec, count: int) -> None:
         if self._client is None:
@@ -178,18 +223,29 @@ class DaskExecutor(Executor):
         folders = {os.path.dirname(_absolute(i).target) for i in self._queue if i.target != "-"}
         threads = check_workers(self._client, folders)
         self._folders, self._temps_before, self._lost_any = folders, _temp_files(folders), False
-        lo, hi = FILES_PER_TASK
-        per_task = self.files_per_task or min(hi, max(lo, math.ceil(self._count / (4 * threads))))
-        self._per_task = max(1, min(per_task, math.ceil(self._count / threads) or 1))
+        self._threads = threads
+        self.advice = scheduler_advice(self._client)
         self._window = WINDOW_PER_THREAD * threads
         self._checked = True
+
+    def _group_size(self) -> int:
+        """Files in the next task: a share of what is left, within :data:`FILES_PER_TASK`.
+
+        Groups shrink as the queue empties (as in guided scheduling), so the
+        last tasks are short and no worker is left with a long one at the end.
+        """
+        if self.files_per_task:
+            return self.files_per_task
+        lo, hi = FILES_PER_TASK
+        share = math.ceil(len(self._queue) / (2 * self._threads))
+        return max(1, min(hi, max(lo, share), share))
 
     def _fill(self) -> list:
         """Submit tasks until the window is full; return the new futures."""
         new = []
         while len(self._running) < self._window and (self._singles or self._queue):
             source = self._singles if self._singles else self._queue
-            take = 1 if source is self._singles else self._per_task
+            take = 1 if source is self._singles else self._group_size()
             group = [source.popleft() for _ in range(min(take, len(source)))]
             for item in group:
                 self._attempts[item.index] += 1

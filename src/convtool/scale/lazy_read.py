@@ -105,7 +105,8 @@ class TiffReader(RegionReader):
     """
 
     def __init__(self, path: str):
-        self.path = path
+        # Absolute: a Dask worker reopens the file from its own working folder.
+        self.path = os.path.abspath(path)
         self._tif = None
         with _tifffile().TiffFile(path) as tif:
             described = _describe_tiff(tif, path)
@@ -169,7 +170,7 @@ class ZarrReader(ArrayReader):
     def __init__(self, path: str):
         import zarr
 
-        self.path = path
+        self.path = os.path.abspath(path)  # reopened where unpickled (see TiffReader)
         array = zarr.open_array(path, mode="r")
         dtype = np.dtype(array.dtype)
         channels = array.shape[2] if array.ndim == 3 else 1
@@ -304,14 +305,24 @@ def _compact(pixels: np.ndarray, mode: str) -> np.ndarray:
     return out
 
 
-def probe_shape(path: str) -> tuple[int, int, int] | None:
-    """(H, W, C) of an image from its header alone, or None when it cannot be told cheaply."""
+def probe(path: str) -> tuple[tuple[int, int, int], bool, str] | None:
+    """``((H, W, C), regional, mode)`` of an image from its header, or None if it cannot be told.
+
+    ``regional`` is True when the image can be read by region (a TIFF or zarr
+    array :func:`open_reader` reads lazily), so that its size costs disk and
+    time, never more memory than the tiles take. ``mode`` is Pillow's.
+    """
     try:
         reader = _region_reader(path)
     except (ImageReadError, OSError):
         return None
     if reader is not None:
-        return reader.shape
+        reader.close()
+        return reader.shape, True, reader.mode
+    return _pillow_probe(path)
+
+
+def _pillow_probe(path: str):
     from PIL import Image as PILImage
 
     from convtool.imaging.model import FULL_SCALE
@@ -323,6 +334,7 @@ def probe_shape(path: str) -> tuple[int, int, int] | None:
                 bands = len(im.getbands())
                 if im.mode not in FULL_SCALE and im.mode != "P":
                     return None
-                return im.size[1], im.size[0], 3 if im.mode == "P" else bands
+                shape = (im.size[1], im.size[0], 3 if im.mode == "P" else bands)
+                return shape, False, im.mode
     except Exception:  # not an image: the in-memory reader says why
         return None

@@ -229,12 +229,36 @@ def filter_tiled(job, reader: RegionReader, sink, *, budget: int, tile: int | No
         peak = float(_compute(peaks.max(), client))
     out = _tile_array(job, reader, plan, method, peak, job.threads)
     bands = plan.row_bands()
-    for n, rows in enumerate(bands):
-        sink.write_band(_compute(out[rows], client))
+    for n, band in enumerate(_bands_in_order(out, bands, client)):
+        sink.write_band(band)
         if progress is not None:
             progress(n + 1, len(bands))
     tiles = plan.grid[0] * plan.grid[1]
     return TiledRun(shape, method, strategy, plan.tile_shape, tiles, time.perf_counter() - start)
+
+
+def _bands_in_order(out, bands, client):
+    """Each band of ``out`` computed, in order; on a cluster several bands run at once.
+
+    A band is often a single tile (whole rows are the cheapest tiles), so
+    computing one band at a time would keep one worker busy: the client keeps
+    two bands per worker thread in flight and hands them on in order, holding
+    at most that many finished bands of 8-bit output.
+    """
+    if client is None:
+        for rows in bands:
+            yield _compute(out[rows], None)
+        return
+    import collections
+
+    window = 2 * max(1, sum(client.nthreads().values()))
+    flight: collections.deque = collections.deque()
+    for rows in bands:
+        flight.append(client.compute(out[rows]))
+        if len(flight) >= window:
+            yield np.asarray(flight.popleft().result())
+    while flight:
+        yield np.asarray(flight.popleft().result())
 
 
 def _compute(array, client):

@@ -31,9 +31,10 @@ class ScratchArray:
             del mapped
 
     def __setitem__(self, key, value) -> None:
+        # No flush: msync waited for the disk at every write (a third of the FFT strips'
+        # time); the pages stay in the page cache, which later maps of the file see.
         mapped = self._map("r+")
         try:
             mapped[key] = value
-            mapped.flush()
         finally:
             del mapped

@@ -45,6 +45,27 @@ def _compression(name):
     return name if name in LOSSLESS else DEFAULT_COMPRESSION
 
 
+#: --compression names the tiled writer takes, as tifffile's names.
+_CHOSEN = {"none": "none", "lzw": "lzw", "deflate": "zlib", "zip": "zlib", "zstd": "zstd",
+           "lzma": "lzma", "packbits": "packbits"}
+
+
+def chosen_compression(name: str) -> str:
+    """tifffile's name for the user's ``--compression``; lossy and fax ones are refused.
+
+    Examples
+    --------
+    >>> chosen_compression("deflate"), chosen_compression("zstd")
+    ('zlib', 'zstd')
+    """
+    found = _CHOSEN.get(str(name).lower())
+    if found is None:
+        msg = (f"--compression {name}: not available in tiles (the tiled output keeps every "
+               f"sample exactly, in any colour); choose {', '.join(_CHOSEN)}")
+        raise UsageError(msg)
+    return found
+
+
 class TiledTiffWriter:
     """Write an image of ``shape`` (H, W, C) and ``mode`` to ``path`` band by band.
 
@@ -58,6 +79,7 @@ class TiledTiffWriter:
         import tifffile
 
         from convtool.imaging.choices import TEMP_PREFIX, TEMP_SUFFIX
+        from convtool.imaging.metadata import SOFTWARE
 
         self.path = os.fspath(path)
         self.shape, self.mode, self.tile = tuple(shape), mode, tile
@@ -80,6 +102,7 @@ class TiledTiffWriter:
             "planarconfig": None if grey else "contig",
             "compression": _compression(compression), "extratags": extratags,
             "metadata": None,
+            "software": SOFTWARE,  # the mark that lets a later run replace this file
         }
         if mode in ("LA", "RGBA"):
             kwargs["extrasamples"] = ["unassalpha"]

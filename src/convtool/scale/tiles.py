@@ -32,6 +32,11 @@ FLOATS_PER_SAMPLE = 6
 #: float32 copies of the whole image filtering in memory takes (pipeline.process_file):
 #: measured 2.0 (direct) and 2.2 (FFT) at 10000x10000 RGB, rounded up.
 IN_MEMORY_FLOATS = 3
+#: Bytes a sample filtering an 8-bit image in memory takes when the pipeline runs it a band
+#: of rows at a time (pipeline/bands.py): the 8-bit image read, the 8-bit result and the
+#: encoder's copy. Measured 2.2-2.4 (peak RSS less 0.1 GB of interpreter, 10000x10000 and
+#: 20000x20000 RGB, sigma 2 and 20: benchmarks/README.md), rounded up.
+BANDED_BYTES = 3
 #: Extra copies for a gradient pair (two convolutions and their magnitude).
 GRADIENT_FLOATS = 3
 #: Output tiles are whole multiples of the TIFF tile edge, so bands feed the writer directly.
