@@ -43,6 +43,11 @@ PINNED = {
     "pillow/dispose_bgnd_rgba.gif": "OK",
     "pillow/apng_delay.png": "OK",  # APNG default image stays the default image
     "pillow/apng_single_frame_default.png": "OK",
+    "pillow/apng_mode_16bit.png": "OK",  # 16-bit APNG, hidden default image: was refused
+    "pillow/g4_orientation_6.tif": "OK",  # EXIF orientation kept with the stored pixels
+    "pillow/app13.jpg": "OK",  # a 4x4 JPEG at its own (low) quality tables
+    "pillow/tiff_16bit_RGBa.tiff": "OK",  # premultiplied 16-bit alpha
+    "pillow/tiff_tiled_planar_16bit_RGBa.tiff": "OK",  # planar: one plane a channel
     "pillow/16_bit_binary.pgm": "OK",  # 16-bit greyscale PGM was refused as 16-bit colour
     "pillow/16bit.s.tif": "OK",  # signed 16-bit TIFF, likewise
     "pillow/rgb16-565.bmp": "OK",  # RGB565: 16 bits per pixel, not per channel
@@ -53,7 +58,7 @@ PINNED = {
     "pillow/rgba32.bmp": "REFUSED-format-limit",  # BMP would drop the alpha
     "pillow/crash-0da013a13571cc8eb457a39fee8db18f8a3c7127.tif": "REFUSED-damaged",  # bad G4
     "pillow/crash-74d2a78403a5a59db1fb0a2b8735ac068a75f6e3.tif": "REFUSED-damaged",
-    "pillow/hopper_webp.tif": "REFUSED-damaged",  # libtiff's own lines were on stderr
+    "pillow/hopper_webp.tif": "OK",  # WebP-in-TIFF: Pillow's libtiff lacks WebP; tifffile reads it
     "pillow/libtiff_segfault.tif": "REFUSED-damaged",
     "pillow/unimplemented_pfflags.dds": "REFUSED-damaged",  # was an internal error
     "pngsuite/xcsn0g01.png": "REFUSED-damaged",  # bad IDAT checksum

@@ -157,6 +157,27 @@ def test_pages_of_different_sizes_are_refused_for_an_animation_but_kept_in_tiff(
         assert im.size == (6, 2)
 
 
+def test_a_float_page_after_an_eight_bit_page_keeps_its_raw_values(tmp_path):
+    # Pillow's no_rows_per_strip.tif: pages P, F, L. The 8-bit first page takes the banded
+    # uint8 path's conversion, which divided the float page by 255 as well.
+    from convtool import pipeline
+    from convtool.kernels import gaussian_kernel
+
+    rng = np.random.default_rng(5)
+    grey = PILImage.fromarray(rng.integers(0, 256, (40, 60), dtype=np.uint8))
+    values = (rng.random((40, 60)) * 6 - 1).astype(np.float32)
+    source, out = tmp_path / "pages.tif", tmp_path / "out.tif"
+    grey.save(source, save_all=True, append_images=[PILImage.fromarray(values, "F"), grey])
+    pipeline.process_file(pipeline.FilterJob(gaussian_kernel(1.0)), source, out)
+    with PILImage.open(out) as im:
+        im.seek(1)
+        assert im.mode == "F"
+        got = np.asarray(im)
+    # A blur stays inside the range of what it averages, and keeps the mean well inside.
+    assert values.min() - 1e-5 <= got.min() and got.max() <= values.max() + 1e-5
+    assert abs(float(got.mean()) - float(values.mean())) < 0.05
+
+
 def test_an_encoder_refusal_is_one_line_naming_the_format(tmp_path):
     image = Image(np.zeros((4, 4, 3), np.float32), "RGB",
                   info={"xmp": b"<x>" + b"a" * 70_000 + b"</x>"})
@@ -210,11 +231,20 @@ def test_libtiff_warnings_are_dropped_and_errors_kept():
     assert libtiff_errors(text) == ["Fax4Decode: Bad code word at line 27 of strip 0 (x 0)."]
 
 
-@pytest.mark.parametrize("name", ["crash-0da013a13571cc8eb457a39fee8db18f8a3c7127.tif",
-                                  "hopper_webp.tif"])
-def test_libtiff_errors_refuse_the_file_and_stay_off_stderr(name, capfd):
-    with pytest.raises(ImageReadError, match="libtiff: "):
+@pytest.mark.parametrize(("name", "words"), [
+    ("crash-0da013a13571cc8eb457a39fee8db18f8a3c7127.tif", "libtiff: "),
+    ("libtiff_segfault.tif", "libtiff_segfault.tif: "),
+])
+def test_libtiff_errors_refuse_the_file_and_stay_off_stderr(name, words, capfd):
+    with pytest.raises(ImageReadError, match=words):
         read_image(CORPUS / "pillow" / name)
+    assert capfd.readouterr().err == ""
+
+
+def test_webp_in_tiff_is_read_with_libtiffs_complaint_kept_off_stderr(capfd):
+    # Pillow's libtiff says "WEBP compression support is not configured"; tifffile reads it.
+    image = read_image(CORPUS / "pillow" / "hopper_webp.tif")
+    assert image.mode == "RGB" and image.pixels.shape == (128, 128, 3)
     assert capfd.readouterr().err == ""
 
 
@@ -259,3 +289,19 @@ def test_a_damaged_exif_block_to_tiff_is_refused_in_one_line(tmp_path):
     with pytest.raises(UsageError, match=r"EXIF block is damaged.*TIFF"):
         write_image(image, tmp_path / "out.tif")
     write_image(image, tmp_path / "out.png")  # kept as bytes
+
+
+def test_a_tiff_in_a_compression_pillows_libtiff_lacks_is_read_through_tifffile(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(9)
+    pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    path = tmp_path / "webp.tif"
+    tifffile.imwrite(path, pixels, photometric="rgb", compression="webp",
+                     compressionargs={"level": 100, "lossless": True})
+    with pytest.raises(OSError), PILImage.open(path) as im:  # Pillow alone cannot
+        im.load()
+    image = read_image(path)
+    assert image.mode == "RGB" and image.format == "TIFF"
+    assert np.array_equal(np.rint(image.pixels * 255).astype(np.uint8), pixels)
+    assert read_image(path, integers=True).pixels.dtype == np.uint8

@@ -14,6 +14,7 @@ reports every failure as one line of its own).
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import threading
@@ -53,9 +54,13 @@ def require(what: str, name: str, *, reading: bool = True):
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """Send what C libraries print to file descriptor 2 to /dev/null meanwhile."""
+    """Send what C libraries print to file descriptor 2 to /dev/null meanwhile.
+
+    ``sys.stderr`` too: imagecodecs reports libpng's warnings through Python's
+    stderr, which is not file descriptor 2 in a notebook or under a test runner.
+    """
     fd = 2
-    with _stderr_lock:
+    with _stderr_lock, contextlib.redirect_stderr(io.StringIO()):
         try:
             saved = os.dup(fd)
         except OSError:  # no stderr at all: nothing to keep quiet

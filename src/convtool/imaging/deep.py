@@ -17,7 +17,7 @@ import struct
 import numpy as np
 
 from convtool.errors import ImageReadError, UsageError
-from convtool.imaging import png16, ppm16, tiff
+from convtool.imaging import apng16, png16, ppm16, tiff
 from convtool.imaging.choices import FORMATS_FOR_MODE
 from convtool.imaging.colour import row_chunks
 from convtool.imaging.encoder import check_tiff_quality, tiff_compression
@@ -65,16 +65,38 @@ def read_png(info: dict, transparency, n_frames: int, source, name: str) -> Imag
     ``transparency`` is the RGB key colour of a ``tRNS`` chunk, or None: pixels
     of that colour become transparent (the image is read as ``RGBA;16``).
     """
-    if n_frames > 1:
-        msg = (f"{name}: an animated PNG with 16 bits per channel: convtool reads 16-bit "
-               "colour animations from TIFF only")
-        raise ImageReadError(msg)
     with _decoding(name):
         data = _read_bytes(source)
-        raw = png16.decode(data, name)
+        raws = apng16.decode(data, name) if n_frames > 1 else [png16.decode(data, name)]
     text = png16.text_chunks(data)
     if text:
         info = {**info, "text": text}
+    infos = [info] + [{} for _ in raws[1:]]
+    if n_frames > 1:
+        infos = _animation_infos(data, info, len(raws))
+    frames = [_png_frame(raw, transparency, frame_info, name)
+              for raw, frame_info in zip(raws, infos, strict=True)]
+    first = frames[0]
+    first.extra_frames = tuple(frames[1:])
+    return first
+
+
+def _animation_infos(data: bytes, info: dict, count: int) -> list[dict]:
+    """Each frame's info: its duration; the loop count and default image on the first."""
+    durations, loop, default_image = apng16.timing(data)
+    infos = [{} for _ in range(count)]
+    infos[0] = {k: v for k, v in info.items() if k not in ("duration", "default_image")}
+    if loop is not None:
+        infos[0]["loop"] = loop
+    if default_image:
+        infos[0]["default_image"] = True
+    shown = infos[1:] if default_image else infos
+    for frame_info, duration in zip(shown, durations, strict=False):
+        frame_info["duration"] = duration
+    return infos
+
+
+def _png_frame(raw: np.ndarray, transparency, info: dict, name: str) -> Image:
     if raw.shape[2] == 3 and isinstance(transparency, tuple) and len(transparency) == 3:
         key = np.all(raw == np.asarray(transparency, dtype=raw.dtype), axis=-1)
         alpha = np.where(key, 0, 65535).astype(raw.dtype)[..., np.newaxis]
@@ -132,6 +154,19 @@ def read_tiff(source, name: str, check_size) -> Image:
     return first
 
 
+def read_tiff_eight_bit(source, name: str, check_size, integers: bool) -> Image | None:
+    """An 8-bit TIFF whose compression Pillow's libtiff lacks, through tifffile; or None."""
+    with _decoding(name):
+        pages = tiff.read_eight_bit(_rewound(source), name, check_size)
+    if pages is None:
+        return None
+    frames = [Image(pixels=raw if integers else _to_unit(raw, mode), mode=mode, info=info,
+                    format="TIFF") for raw, mode, info in pages]
+    first = frames[0]
+    first.extra_frames = tuple(frames[1:])
+    return first
+
+
 def _integer_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
     """float32 pixels as written: uint16 rounded and clipped, or float32 as they are."""
     if FULL_SCALE[mode] is None:
@@ -167,13 +202,16 @@ def write(image: Image, fp, fmt: str, options: SaveOptions, params: dict, name: 
         msg = f"{name}: the frames mix 16-bit or float colour with other modes; not supported"
         raise UsageError(msg)
     if fmt == "PNG" and FULL_SCALE[image.mode] is not None:
-        if len(frames) > 1:
-            msg = (f"{name}: PNG animations with 16 bits per channel are not supported; "
-                   "write TIFF to keep every frame, or add depth 8")
-            raise UsageError(msg, params=("depth",))
         metadata = {k: v for k, v in params.items()
-                    if k not in ("save_all", "duration", "loop", "append_images")}
-        fp.write(png16.encode(_integer_pixels(image.pixels, image.mode), metadata, name))
+                    if k not in ("save_all", "duration", "loop", "append_images",
+                                 "default_image")}
+        pixels = [_integer_pixels(f.pixels, f.mode) for f in frames]
+        if len(frames) > 1:
+            fp.write(apng16.encode(pixels, params.get("duration") or [],
+                                   int(params.get("loop", 0)),
+                                   bool(params.get("default_image")), metadata, name))
+        else:
+            fp.write(png16.encode(pixels[0], metadata, name))
     elif fmt == "PPM" and image.mode == "RGB;16":
         if len(frames) > 1:
             msg = f"{name}: PPM holds one picture; write TIFF to keep every frame"

@@ -32,7 +32,7 @@ def decode(data: bytes, name: str) -> np.ndarray:
     return pixels
 
 
-def _chunks(data: bytes):
+def chunks(data: bytes):
     """(type, whole chunk bytes) of every chunk of a PNG file."""
     pos = len(_SIGNATURE)
     while pos + 8 <= len(data):
@@ -49,7 +49,7 @@ def text_chunks(data: bytes) -> dict[str, str]:
     nothing here); reading the chunks costs nothing.
     """
     text = {}
-    for kind, chunk in _chunks(data):
+    for kind, chunk in chunks(data):
         body = chunk[8:-4]
         try:
             if kind == b"tEXt":
@@ -77,7 +77,7 @@ def metadata_chunks(params: dict) -> bytes:
 
     buffer = io.BytesIO()
     PILImage.new("L", (1, 1)).save(buffer, format="PNG", **params)
-    return b"".join(chunk for kind, chunk in _chunks(buffer.getvalue())
+    return b"".join(chunk for kind, chunk in chunks(buffer.getvalue())
                     if kind not in _LAYOUT_CHUNKS)
 
 

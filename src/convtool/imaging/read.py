@@ -240,8 +240,21 @@ def read_image(source, *, max_pixels: int | None = None, integers: bool = False)
             source = name
     else:
         name = getattr(source, "name", "<stream>")
-    with libtiff_messages(source, name):
-        return _read(source, name, max_pixels, integers)
+    try:
+        with libtiff_messages(source, name):
+            return _read(source, name, max_pixels, integers)
+    except ImageReadError as e:
+        # Pillow's libtiff lacks some codecs (WebP, JPEG XL...); tifffile has them.
+        if _UNCONFIGURED not in str(e):
+            raise
+        image = deep.read_tiff_eight_bit(source, name, _size_check(name, max_pixels), integers)
+        if image is None:
+            raise
+        return image
+
+
+#: What libtiff says of a compression it was built without.
+_UNCONFIGURED = "support is not configured"
 
 
 def _read(source, name: str, max_pixels: int | None, integers: bool = False) -> Image:

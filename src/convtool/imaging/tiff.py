@@ -55,6 +55,44 @@ def _mode(page) -> str | None:
     return None
 
 
+def _eight_bit_mode(page) -> str | None:
+    """L, LA, RGB or RGBA for an 8-bit grey or RGB page, else None."""
+    if page.dtype is None or page.dtype != np.uint8 or len(page.extrasamples) > 1:
+        return None
+    colour = page.samplesperpixel - len(page.extrasamples)
+    alpha = "A" if page.extrasamples else ""
+    if int(page.photometric) == 2 and colour == 3:
+        return "RGB" + alpha
+    if int(page.photometric) == 1 and colour == 1:
+        return "L" + alpha
+    return None
+
+
+def read_eight_bit(source, name: str, check_size) -> list[tuple[np.ndarray, str, dict]] | None:
+    """Every page of an 8-bit grey or RGB TIFF as (uint8 (H, W, C), mode, info), or None.
+
+    For what Pillow's libtiff was built without (WebP-, JPEG XL-, LERC-compressed
+    TIFFs): tifffile decodes those through imagecodecs. None when tifffile is not
+    installed or a page is not such an image.
+    """
+    if not available():
+        return None
+    tifffile, _ = require("TIFF", name)
+    frames = []
+    with quiet_stderr(), tifffile.TiffFile(source) as tif:
+        for page in tif.pages:
+            mode = _eight_bit_mode(page)
+            if mode is None:
+                return None
+            check_size(page.imagewidth, page.imagelength)
+            pixels = _yxs(page, page.asarray())
+            if tuple(page.extrasamples) == (_ASSOCIATED_ALPHA,):
+                pixels = np.clip(np.rint(_unassociate(pixels.astype(np.uint16) * 257) / 257),
+                                 0, 255).astype(np.uint8)
+            frames.append((pixels, mode, _info(page)))
+    return frames
+
+
 def deep_mode(source, name: str) -> str | None:
     """The deep mode (``RGB;16``...) of a TIFF's first page, or None: leave it to Pillow.
 

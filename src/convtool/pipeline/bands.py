@@ -61,7 +61,9 @@ def to_float(image: imaging.Image) -> imaging.Image:
     """``image`` with uint8 pixels as the float32 0..1 pixels every other path takes."""
     if image.pixels.dtype != np.uint8:
         return image
-    frames = [replace(f, pixels=_unit(f.pixels), extra_frames=()) for f in image.frames]
+    # Only the uint8 frames: a multi-page TIFF may mix 8-bit pages with float ones.
+    frames = [replace(f, pixels=_unit(f.pixels) if f.pixels.dtype == np.uint8 else f.pixels,
+                      extra_frames=()) for f in image.frames]
     return replace(frames[0], extra_frames=tuple(frames[1:]))
 
 
