@@ -241,6 +241,20 @@ def test_libtiff_errors_refuse_the_file_and_stay_off_stderr(name, words, capfd):
     assert capfd.readouterr().err == ""
 
 
+def test_a_damaged_tiff_is_one_line_from_the_command_too(tmp_path):
+    # The command looks at an input's header first (is it too big for memory?); libtiff's
+    # complaint about a damaged header came out there, before the one-line refusal.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "convtool", "blur",
+                             str(CORPUS / "pillow" / "libtiff_segfault.tif"),
+                             str(tmp_path / "o.tif"), "--sigma", "1"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("convtool: error:")
+
+
 def test_webp_in_tiff_is_read_with_libtiffs_complaint_kept_off_stderr(capfd):
     # Pillow's libtiff says "WEBP compression support is not configured"; tifffile reads it.
     image = read_image(CORPUS / "pillow" / "hopper_webp.tif")

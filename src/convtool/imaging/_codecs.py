@@ -56,8 +56,8 @@ def require(what: str, name: str, *, reading: bool = True):
 def quiet_stderr():
     """Send what C libraries print to file descriptor 2 to /dev/null meanwhile.
 
-    Python's own stderr stream too: imagecodecs reports libpng's warnings through
-    it, and it is not file descriptor 2 in a notebook or under a test runner.
+    Python's stderr object too: imagecodecs reports libpng's warnings through it
+    (not file descriptor 2 in a notebook or under a test runner).
     """
     fd = 2
     with _stderr_lock, contextlib.redirect_stderr(io.StringIO()):

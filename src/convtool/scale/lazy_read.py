@@ -312,14 +312,19 @@ def probe(path: str) -> tuple[tuple[int, int, int], bool, str] | None:
     array :func:`open_reader` reads lazily), so that its size costs disk and
     time, never more memory than the tiles take. ``mode`` is Pillow's.
     """
-    try:
-        reader = _region_reader(path)
-    except (ImageReadError, OSError):
-        return None
-    if reader is not None:
-        reader.close()
-        return reader.shape, True, reader.mode
-    return _pillow_probe(path)
+    from convtool.imaging._codecs import quiet_stderr
+
+    # Only a look at the header: what libtiff or tifffile say of a damaged file is for the
+    # reader to report, in one line, if the file is then read at all.
+    with quiet_stderr():
+        try:
+            reader = _region_reader(path)
+        except (ImageReadError, OSError):
+            return None
+        if reader is not None:
+            reader.close()
+            return reader.shape, True, reader.mode
+        return _pillow_probe(path)
 
 
 def _pillow_probe(path: str):
