@@ -567,7 +567,8 @@ def writable_ext(path: str) -> str:
 # A refusal because the output format cannot hold the image (said so in the message).
 _FORMAT_LIMIT_WORDS = ("cannot store", "refuses rather than drop", "holds 8 bits", "holds one",
                        "encoder cannot write", "frames share one size", "images only",
-                       "icons are at most", "icon sets are made by resizing")
+                       "icons are at most", "icon sets are made by resizing",
+                       "gives every frame the first one's mode")
 # A refusal because of a size or resource limit.
 _SIZE_LIMIT_WORDS = ("decompression bomb", "more than the limit", "Decompressed data too large")
 

@@ -178,6 +178,24 @@ def test_a_float_page_after_an_eight_bit_page_keeps_its_raw_values(tmp_path):
     assert abs(float(got.mean()) - float(values.mean())) < 0.05
 
 
+@pytest.mark.parametrize("ext", ["png", "gif", "webp"])
+def test_an_animation_refuses_a_later_frame_it_would_round_to_eight_bits(tmp_path, ext):
+    image = Image(np.zeros((4, 4, 3), np.float32), "RGB")
+    image.extra_frames = (Image(np.full((4, 4, 1), 7.5, np.float32), "F"),)
+    with pytest.raises(UsageError, match=r"frame 2 is mode F .*values beyond 8 bits.*TIFF"):
+        write_image(image, tmp_path / f"out.{ext}")
+    write_image(image, tmp_path / "out.tif")
+    with PILImage.open(tmp_path / "out.tif") as im:
+        im.seek(1)
+        assert im.mode == "F" and float(np.asarray(im).max()) == 7.5
+
+
+def test_an_animation_of_grey_and_colour_frames_is_still_written(tmp_path):
+    image = Image(np.zeros((4, 4, 3), np.float32), "RGB")
+    image.extra_frames = (Image(np.full((4, 4, 1), 0.5, np.float32), "L"),)
+    write_image(image, tmp_path / "out.png")  # L widens to RGB: nothing lost
+
+
 def test_an_encoder_refusal_is_one_line_naming_the_format(tmp_path):
     image = Image(np.zeros((4, 4, 3), np.float32), "RGB",
                   info={"xmp": b"<x>" + b"a" * 70_000 + b"</x>"})

@@ -247,9 +247,35 @@ def check_can_hold(image, fmt: str, name: str) -> None:
             msg = (f"{name}: {fmt} {reason}{detail}; convtool refuses rather than drop it: "
                    f"choose {where}" + (f", or add {option}" if option else ""))
             raise UsageError(msg, params=params)
+    if fmt not in PAGED_FORMATS:
+        _check_frame_modes(frames, fmt, name)
     sizes = {f.pixels.shape[:2] for f in frames}
     if len(sizes) > 1 and fmt not in PAGED_FORMATS:
         shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3])
         msg = (f"{name}: the {len(frames)} pages have different sizes ({shown}) and {fmt} "
                "frames share one size; write TIFF to keep them all")
         raise UsageError(msg)
+
+
+_WHAT_IS_LOST = {"alpha": "alpha channel", "deep": "values beyond 8 bits", "cmyk": "CMYK"}
+
+
+def _check_frame_modes(frames, fmt: str, name: str) -> None:
+    """An animation's frames share the first frame's mode: refuse when that loses a later one's.
+
+    A multi-page TIFF may mix an 8-bit page with a float one (Pillow's
+    no_rows_per_strip.tif: P, F, L); as a GIF, WebP or APNG the float page
+    would be rounded to 8 bits without a word.
+    """
+    first = frames[0].mode
+    kept = _limits_hit(first)
+    for index, frame in enumerate(frames[1:], start=2):
+        lost = (_limits_hit(frame.mode) - kept) if frame.mode != first else set()
+        if frame.mode != first and frame.mode in ("F", "I"):
+            lost.add("deep")
+        if lost:
+            msg = (f"{name}: frame {index} is mode {frame.mode} but frame 1 is {first}, and "
+                   f"{fmt} gives every frame the first one's mode, which would drop its "
+                   f"{' and '.join(_WHAT_IS_LOST[k] for k in sorted(lost))}; write TIFF to keep "
+                   "each page as it is")
+            raise UsageError(msg)
