@@ -196,6 +196,19 @@ def test_an_animation_of_grey_and_colour_frames_is_still_written(tmp_path):
     write_image(image, tmp_path / "out.png")  # L widens to RGB: nothing lost
 
 
+def test_an_encoder_runtime_error_is_a_refusal_naming_the_format(tmp_path, monkeypatch):
+    # libavif raises RuntimeError("Failed to finish encoding: ...") when it runs out of memory.
+    def failing_save(im, fp, filename):
+        raise RuntimeError("Failed to finish encoding: Encoding of color planes failed")
+
+    PILImage.init()
+    monkeypatch.setitem(PILImage.SAVE, "AVIF", failing_save)
+    image = Image(np.zeros((4, 4, 3), np.float32), "RGB")
+    with pytest.raises(UsageError, match=r"AVIF encoder cannot write this image \(Failed"):
+        write_image(image, tmp_path / "out.avif")
+    assert not list(tmp_path.iterdir())
+
+
 def test_an_encoder_refusal_is_one_line_naming_the_format(tmp_path):
     image = Image(np.zeros((4, 4, 3), np.float32), "RGB",
                   info={"xmp": b"<x>" + b"a" * 70_000 + b"</x>"})

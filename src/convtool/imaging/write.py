@@ -143,8 +143,9 @@ def _encode_deep(image: Image, fp, fmt: str, options: SaveOptions, name: str) ->
 
 # What Pillow's encoders raise for an image or metadata their format cannot take
 # (struct.error: a number too large for its field, e.g. an EXIF rational).
+# RuntimeError: libavif's "Failed to finish encoding" (out of memory for a large animation).
 _ENCODER_REFUSALS = (KeyError, ValueError, TypeError, IndexError, EOFError, SyntaxError,
-                     OverflowError, struct.error)
+                     OverflowError, RuntimeError, struct.error)
 
 
 def _encoder_refusal(e: Exception, mode: str, fmt: str, name: str) -> UsageError:
