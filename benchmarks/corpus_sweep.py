@@ -269,7 +269,10 @@ def _upright(im):
     """
     from PIL import ImageOps
 
-    orientation = im.getexif().get(0x0112)
+    try:
+        orientation = im.getexif().get(0x0112)
+    except Exception:  # a damaged EXIF block: the pixels are as stored
+        return im
     return ImageOps.exif_transpose(im) if orientation not in (None, 1) else im
 
 
@@ -632,11 +635,32 @@ def _lost(src: Decoded, out_path: str) -> str:
         lost.append("alpha")  # an alpha channel that was all opaque loses nothing
     # 16-bit PGM reads back as Pillow's 32-bit I: the values are the same
     widened = src.bits == "16" and got.bits == "32i"
+    if src.bits == "32i" and got.bits == "16":  # a 16-bit PGM (Pillow's I) back as 16-bit
+        widened = all(f.min() >= 0 and f.max() <= 65535 for f in src.frames)
     if src.bits in ("16", "32i", "32f") and got.bits != src.bits and not widened:
         lost.append(f"depth {src.bits}->{got.bits}")
-    if len(got.frames) < len(src.frames):
-        lost.append(f"frames {len(src.frames)}->{len(got.frames)}")
+    expected, got_frames = _expected_frames(src, got), len(got.frames)
+    if got_frames < expected and not _merged_alike(src, got):
+        lost.append(f"frames {expected}->{got_frames}")
     return ",".join(lost)
+
+
+def _expected_frames(src: Decoded, got: Decoded) -> int:
+    """How many frames a faithful ``got`` holds: identical runs merged, an APNG's hidden
+    default image only in PNG, an MPO's primary picture alone outside JPEG."""
+    if src.format == "MPO" and got.format not in ("JPEG", "MPO"):
+        return 1
+    frames = len(timeline(src)[0])
+    return frames - 1 if src.default_image and got.format != "PNG" else frames
+
+
+def _merged_alike(src: Decoded, got: Decoded) -> bool:
+    """GIF and WebP encoders merge frames that became identical (after quantisation),
+    adding their durations: the same animation when the total time is the same."""
+    if got.format not in ("GIF", "WEBP") or not got.frames:
+        return False
+    shown = src.durations[1:] if src.default_image else src.durations
+    return abs(sum(d or 0 for d in shown) - sum(d or 0 for d in got.durations)) <= len(shown)
 
 
 def check_formats(path: str, targets=TARGETS, timeout: float = 120.0,
