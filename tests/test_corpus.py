@@ -48,6 +48,7 @@ PINNED = {
     "pillow/app13.jpg": "OK",  # a 4x4 JPEG at its own (low) quality tables
     "pillow/tiff_16bit_RGBa.tiff": "OK",  # premultiplied 16-bit alpha
     "pillow/tiff_tiled_planar_16bit_RGBa.tiff": "OK",  # planar: one plane a channel
+    "pillow/tiff_strip_cmyk_16l_jpeg.tif": "OK",  # 16-bit CMYK: was refused
     "pillow/16_bit_binary.pgm": "OK",  # 16-bit greyscale PGM was refused as 16-bit colour
     "pillow/16bit.s.tif": "OK",  # signed 16-bit TIFF, likewise
     "pillow/rgb16-565.bmp": "OK",  # RGB565: 16 bits per pixel, not per channel

@@ -394,3 +394,24 @@ def test_libpng_warnings_stay_off_pythons_stderr_too(tmp_path):
                                       str(tmp_path / "o.jpg"), "--sigma", "1"])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("convtool: error:")
+
+
+def test_sixteen_bit_cmyk_tiff_is_kept_to_tiff_and_refused_elsewhere(tmp_path, rng):
+    import tifffile
+
+    ink = rng.integers(0, 65536, size=(12, 17, 4), dtype=np.uint16)
+    source = tmp_path / "ink.tif"
+    tifffile.imwrite(source, ink, photometric="separated")
+    image = imaging.read_image(source)
+    assert image.mode == "CMYK;16"
+    assert np.array_equal(stored(image), ink)
+    imaging.write_image(image, tmp_path / "back.tif")
+    with tifffile.TiffFile(tmp_path / "back.tif") as tif:
+        assert int(tif.pages[0].photometric) == 5  # separated (CMYK)
+        assert np.array_equal(tif.pages[0].asarray(), ink)
+    for ext in ("png", "jpg", "webp"):
+        with pytest.raises(UsageError, match=r"CMYK;16.*TIFF"):
+            imaging.write_image(image, tmp_path / f"out.{ext}")
+    imaging.write_image(image, tmp_path / "eight.jpg", SaveOptions(depth=8))
+    with PILImage.open(tmp_path / "eight.jpg") as im:
+        assert im.mode == "CMYK"

@@ -44,6 +44,7 @@ FORMATS_FOR_MODE: dict[str, str] = {
     "LA": "PNG, TIFF or WebP", "RGBA": "PNG, TIFF or WebP", "CMYK": "JPEG or TIFF",
     "I;16": "PNG or TIFF", "I": "TIFF", "F": "TIFF",
     "RGB;16": "PNG, TIFF or PPM", "RGBA;16": "PNG or TIFF", "LA;16": "PNG or TIFF", "RGB;F": "TIFF",
+    "CMYK;16": "TIFF",
 }
 
 #: TIFF compressions convtool writes (``--compression``): a TIFF input keeps

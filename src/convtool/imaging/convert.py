@@ -20,7 +20,7 @@ _FLATTENED = {"LA": ("L", "RGB"), "RGBA": ("RGB", "RGB"),
               "LA;16": ("I;16", "RGB;16"), "RGBA;16": ("RGB;16", "RGB;16")}
 # Each mode deeper than 8 bits -> its 8-bit mode. Float values are taken on the 0..1 scale.
 _EIGHT_BIT = {"RGB;16": "RGB", "RGBA;16": "RGBA", "LA;16": "LA", "I;16": "L",
-              "RGB;F": "RGB", "F": "L"}
+              "RGB;F": "RGB", "F": "L", "CMYK;16": "CMYK"}
 
 
 def parse_colour(text: str) -> tuple[float, float, float]:

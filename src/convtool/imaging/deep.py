@@ -201,7 +201,7 @@ def write(image: Image, fp, fmt: str, options: SaveOptions, params: dict, name: 
     if any(f.mode != image.mode for f in frames):
         msg = f"{name}: the frames mix 16-bit or float colour with other modes; not supported"
         raise UsageError(msg)
-    if fmt == "PNG" and FULL_SCALE[image.mode] is not None:
+    if fmt == "PNG" and image.mode in _PNG_MODES.values():
         metadata = {k: v for k, v in params.items()
                     if k not in ("save_all", "duration", "loop", "append_images",
                                  "default_image")}

@@ -216,7 +216,7 @@ def _limits_hit(mode: str) -> set[str]:
         hit.add("alpha")
     if FULL_SCALE.get(mode, 255.0) != 255.0:
         hit.add("deep")
-    if mode == "CMYK":
+    if mode in ("CMYK", "CMYK;16"):
         hit.add("cmyk")
     return hit
 
@@ -234,12 +234,14 @@ def check_can_hold(image, fmt: str, name: str) -> None:
     UsageError
         One line naming the format, what it cannot hold and where it fits.
     """
-    from convtool.imaging.choices import FORMAT_LIMITS, PAGED_FORMATS
+    from convtool.imaging.choices import FORMAT_LIMITS, FORMATS_FOR_MODE, PAGED_FORMATS
 
     frames = image.frames
     for limit in FORMAT_LIMITS.get(fmt, ()):
         if limit in _limits_hit(image.mode):
             reason, where = _LIMIT_REASONS[limit]
+            if limit == "deep":  # where this mode fits at its depth (CMYK;16: TIFF alone)
+                where = FORMATS_FOR_MODE.get(image.mode, where)
             detail = f" (this image is mode {image.mode})" if limit == "deep" else ""
             option, params = _LIMIT_OPTIONS.get(limit, ("", ()))
             if limit == "deep" and image.mode == "I":  # 32-bit integers have no 8-bit scale

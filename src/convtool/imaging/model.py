@@ -19,10 +19,11 @@ FULL_SCALE: dict[str, float | None] = {
     "L": 255.0, "LA": 255.0, "RGB": 255.0, "RGBA": 255.0, "CMYK": 255.0,
     "I;16": 65535.0, "I": None, "F": None,
     "RGB;16": 65535.0, "RGBA;16": 65535.0, "LA;16": 65535.0, "RGB;F": None,
+    "CMYK;16": 65535.0,
 }
 #: Colour modes Pillow cannot hold (16 bits per channel, float RGB): read and
 #: written by :mod:`convtool.imaging.png16` and :mod:`convtool.imaging.tiff`.
-DEEP_MODES = ("RGB;16", "RGBA;16", "LA;16", "RGB;F")
+DEEP_MODES = ("RGB;16", "RGBA;16", "LA;16", "RGB;F", "CMYK;16")
 #: Modes whose last channel is alpha.
 ALPHA_CHANNEL_MODES = ("LA", "RGBA", "LA;16", "RGBA;16")
 EIGHT_BIT_MODES = ("L", "LA", "RGB", "RGBA", "CMYK")

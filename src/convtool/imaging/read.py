@@ -296,6 +296,8 @@ def _is_deep(im: PILImage.Image) -> bool:
     if im.format == "PPM":
         layout = ppm_layout(im)
         return im.mode == "RGB" and layout is not None and layout[0] > 255
+    if im.mode == "CMYK":  # 16-bit CMYK: TIFF only, through tifffile
+        return im.format == "TIFF" and sixteen_bits_per_channel(rawmode(im))
     return im.mode in ("RGB", "RGBA") and sixteen_bits_per_channel(rawmode(im))
 
 

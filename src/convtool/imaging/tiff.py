@@ -22,6 +22,7 @@ _MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _LAYOUT = {
     "RGB;16": ("rgb", ()), "RGBA;16": ("rgb", ("unassalpha",)),
     "LA;16": ("minisblack", ("unassalpha",)), "RGB;F": ("rgb", ()),
+    "CMYK;16": ("separated", ()),
 }
 _ASSOCIATED_ALPHA = 1
 # tifffile's compression for each of our names (see choices.TIFF_COMPRESSIONS).
@@ -52,6 +53,9 @@ def _mode(page) -> str | None:
         return ("RGBA;16" if extra else "RGB;16") if rgb else "LA;16"
     if kind == "f" and bits in (16, 32) and rgb and not extra:
         return "RGB;F"
+    cmyk = int(page.photometric) == 5 and samples == 4 and not extra
+    if kind == "u" and bits == 16 and cmyk and int(getattr(page, "inkset", 1)) == 1:
+        return "CMYK;16"
     return None
 
 
