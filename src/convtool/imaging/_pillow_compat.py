@@ -12,6 +12,8 @@ what                   why
 ``im.tile[0].args``    the raw mode a frame is decoded with (16-bit colour)
 ``im.tile[0]``         a PPM's maximum value and where its pixels start
                        (Pillow reduces 16-bit PPM colour to 8 bits)
+``im.png.im_text``     a PNG's text chunks read at open, without decoding
+                       the pixels (``im.text`` decodes them)
 =====================  ===================================================
 """
 
@@ -85,3 +87,14 @@ def ppm_layout(im: PILImage.Image) -> tuple[int, int, bool] | None:
     if not (isinstance(args, tuple) and len(args) == 2 and isinstance(args[1], int)):
         return None
     return args[1], tile.offset, tile.codec_name == "ppm_plain"
+
+
+def png_header_text(im: PILImage.Image) -> dict | None:
+    """The text chunks before a PNG's pixel data, read at open, or None if unknown.
+
+    Pillow's public ``im.text`` decodes the whole image first (text may follow
+    the pixel data); a caller that decodes the pixels itself and has checked
+    that no chunk follows them takes the header's text from here.
+    """
+    text = getattr(getattr(im, "png", None), "im_text", None)
+    return dict(text) if isinstance(text, dict) else None

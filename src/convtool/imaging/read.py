@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from convtool.errors import ImageReadError, UsageError
-from convtool.imaging import deep
+from convtool.imaging import deep, fastdecode
 from convtool.imaging._pillow_compat import (
     ORIENTATION,
     keep_tiff_layout,
@@ -180,7 +180,7 @@ def _over_limit(name: str, what: str, pixels: int, limit: int, suggest: int) -> 
 
 
 def _read_frames(opened: PILImage.Image, name: str, limit: int | None,
-                 integers: bool = False) -> list[Image]:
+                 integers: bool = False, source=None) -> list[Image]:
     """Decode every frame, refusing before decoding when all frames together pass ``limit``.
 
     Memory is spent per file, so the limit is on the decoded pixels of every
@@ -204,7 +204,7 @@ def _read_frames(opened: PILImage.Image, name: str, limit: int | None,
             estimate = seen + (count - index - 1) * width * height
             what = f"frame {index + 1} of {count} is {width}x{height}: the frames so far hold"
             raise _over_limit(name, what, seen, limit, estimate)
-        frames.append(_from_pil(opened, name, integers))
+        frames.append(_from_pil(opened, name, integers, source if count == 1 else None))
     return frames
 
 
@@ -271,7 +271,7 @@ def _read(source, name: str, max_pixels: int | None, integers: bool = False) -> 
     with opened:
         if _is_deep(opened):
             return _read_deep(opened, source, name, max_pixels)
-        frames = _read_frames(opened, name, _limit(max_pixels), integers)
+        frames = _read_frames(opened, name, _limit(max_pixels), integers, source)
         if opened.format == "PNG":
             _verify_png(source, name)
             if getattr(opened, "default_image", False) and len(frames) > 1:
@@ -385,8 +385,12 @@ def _webp_is_lossless(source) -> bool:
 
 
 
-def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
-    """The current frame of an opened (not yet loaded) Pillow image."""
+def _from_pil(im: PILImage.Image, name: str, integers: bool = False, source=None) -> Image:
+    """The current frame of an opened (not yet loaded) Pillow image.
+
+    ``source``, the file of a one-frame image, lets :mod:`fastdecode` decode
+    plain PNG and JPEG pixels without Pillow.
+    """
     source_mode = im.mode
     raw = rawmode(im)
     if source_mode == "I":
@@ -403,6 +407,14 @@ def _from_pil(im: PILImage.Image, name: str, integers: bool = False) -> Image:
     orientation = im.tag_v2.get(ORIENTATION) if is_tiff else None
     if orientation is not None:
         keep_tiff_layout(im)
+    fast = fastdecode.decode(im, source) if source is not None and key is None else None
+    if fast is not None:
+        pixels, text = fast
+        info = read_info(im, png_text=False)
+        if text:
+            info["text"] = text
+        return Image(pixels=pixels if integers else _unit_scale(pixels, im.mode),
+                     mode=im.mode, info=info, format=fmt)
     with _decoding(name), _lifted_for(im):
         im.load()
     tags = None
@@ -453,6 +465,11 @@ def _array_from_pil(im: PILImage.Image, mode: str, integers: bool = False) -> np
         raw = raw[:, :, np.newaxis]
     if mode == "I":
         return raw.astype(np.float64)
+    return _unit_scale(raw, mode)
+
+
+def _unit_scale(raw: np.ndarray, mode: str) -> np.ndarray:
+    """Stored integer samples as float32 on the 0..1 scale of ``mode``."""
     pixels = raw.astype(np.float32)
     del raw
     scale = FULL_SCALE[mode]
