@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -64,11 +66,62 @@ def test_process_file_bands_a_photo(tmp_path, samples, monkeypatch):
     monkeypatch.setattr(bands, "BAND_BYTES", 4 * 512 * 3 * 50)
     calls = []
     original = bands.apply_job_banded
-    monkeypatch.setattr(bands, "apply_job_banded", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(bands, "apply_job_banded",
+                        lambda *a, **k: calls.append(k) or original(*a, **k))
     target = tmp_path / "out.png"
     pipeline.process_file(pipeline.blur_job(2.0), samples / "astronaut.png", target)
-    assert calls
+    assert calls == [{"in_place": True}]  # the file's pixels are its own: no second image
     job = pipeline.blur_job(2.0)
     expected = whole(job, imaging.read_image(samples / "astronaut.png", integers=True))
     got = np.asarray(imaging.to_pil(imaging.read_image(target)))
     assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(JOBS))
+@pytest.mark.parametrize(("height", "threads"), [(97, 2), (97, 1), (103, 3), (70, 2), (81, 4)])
+def test_in_place_equals_a_new_output(name, height, threads, rng, monkeypatch):
+    """Written over the input, band by band, the result is the same to the last sample.
+
+    Heights leave a last band shorter than the halo (103 rows: 6 bands of 17
+    and 1 row), one of a few rows, or a whole band; threads run 1-4 bands at once.
+    """
+    monkeypatch.setattr(bands, "BAND_BYTES", 4 * 40 * 17 * 3)  # bands of 17 rows
+    job = replace(JOBS[name](), threads=threads)
+    mode = "RGB"
+    pixels = rng.integers(0, 256, size=(height, 40, 3), dtype=np.uint8)
+    pixels[: height // 3] = np.linspace(0, 255, 40, dtype=np.uint8)[None, :, None]
+    expected = bands.apply_job_banded(job, Image(pixels=pixels.copy(), mode=mode)).pixels
+    mine = pixels.copy()
+    got = bands.apply_job_banded(job, Image(pixels=mine, mode=mode), in_place=True)
+    assert got.pixels is mine  # no second image was made
+    np.testing.assert_array_equal(mine, expected)
+
+
+def test_in_place_with_a_one_row_kernel(rng, monkeypatch):
+    monkeypatch.setattr(bands, "BAND_BYTES", 4 * 30 * 9)
+    job = pipeline.convolve_job("1 2 3 2 1", normalize="sum")  # no rows above or below
+    pixels = rng.integers(0, 256, size=(50, 30, 1), dtype=np.uint8)
+    expected = bands.apply_job_banded(job, Image(pixels=pixels.copy(), mode="L")).pixels
+    bands.apply_job_banded(job, Image(pixels=pixels, mode="L"), in_place=True)
+    np.testing.assert_array_equal(pixels, expected)
+
+
+def test_in_place_leaves_a_read_only_input_alone(rng, monkeypatch):
+    monkeypatch.setattr(bands, "BAND_BYTES", 4 * 30 * 3 * 9)
+    pixels = rng.integers(0, 256, size=(60, 30, 3), dtype=np.uint8)
+    before = pixels.copy()
+    pixels.flags.writeable = False
+    got = bands.apply_job_banded(pipeline.blur_job(1.5), Image(pixels=pixels, mode="RGB"),
+                                 in_place=True)
+    np.testing.assert_array_equal(pixels, before)
+    assert got.pixels is not pixels and not np.array_equal(got.pixels, before)
+
+
+def test_the_reused_float_band_is_the_exact_conversion(rng):
+    pixels = rng.integers(0, 256, size=(30, 7, 3), dtype=np.uint8)
+    pixels[0, 0] = (0, 255, 128)
+    buffers = bands._Buffers((40, 7, 3))
+    got = buffers.unit([pixels[:10], pixels[10:25], pixels[25:]])
+    np.testing.assert_array_equal(got, pixels.astype(np.float32) / np.float32(255))
+    again = buffers.unit([pixels[:5]])
+    assert np.shares_memory(got, again)  # the same buffer, refilled

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 from PIL.PngImagePlugin import PngInfo
+from zlib_ng import zlib_ng
 
 from convtool import imaging
 from convtool.imaging import png_encode
@@ -63,11 +64,12 @@ def encode(data, mode, params, **kw) -> bytes:
 
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("level", [0, 1, 3, 9])
-@pytest.mark.parametrize("libdeflate", [True, False])
-def test_pixels_exact_and_file_valid(mode, level, libdeflate, rng, monkeypatch):
+@pytest.mark.parametrize("deflater", ["zlib", "zlib-ng"])
+def test_pixels_exact_and_file_valid(mode, level, deflater, rng, monkeypatch):
     monkeypatch.setattr(png_encode, "_PIECE_BYTES", 1000)  # many zlib pieces
     data = pixels(mode, (37, 53), rng)
-    png = encode(data, mode, {"compress_level": level}, use_libdeflate=libdeflate, threads=3)
+    module = zlib if deflater == "zlib" else zlib_ng
+    png = encode(data, mode, {"compress_level": level}, deflater=module, threads=3)
     found = chunks(png)
     idat = b"".join(d for k, d in found if k == b"IDAT")
     stride = data.shape[1] * data.itemsize * data.shape[2] + 1
@@ -106,6 +108,25 @@ def test_write_image_uses_it_and_keeps_pixels(tmp_path, samples):
     assert png != reference.getvalue()  # not Pillow's encoder...
     assert len(png) < 1.05 * len(reference.getvalue())  # ...and no bigger than its level 3
     np.testing.assert_array_equal(decoded(png, "RGB"), decoded(reference.getvalue(), "RGB"))
+
+
+def test_zlib_ng_is_the_deflater_when_installed():
+    assert png_encode._deflater() is zlib_ng
+
+
+def test_pieces_are_written_as_they_are_done(rng, monkeypatch):
+    """The writer never holds the whole filtered image: IDAT chunks go out piece by piece."""
+    monkeypatch.setattr(png_encode, "_PIECE_BYTES", 4000)
+    data = pixels("RGB", (200, 100), rng)  # 60,000 bytes of rows: 15 pieces
+    made = []
+    real = png_encode._filtered
+    monkeypatch.setattr(png_encode, "_filtered",
+                        lambda rows, above, kind: made.append(rows.shape[0]) or real(
+                            rows, above, kind))
+    png = encode(data, "RGB", {"compress_level": 3}, threads=2)
+    assert max(made) * 100 * 3 <= 4000 and sum(made) == 200
+    assert sum(1 for k, _ in chunks(png) if k == b"IDAT") >= 15
+    np.testing.assert_array_equal(decoded(png, "RGB"), data)
 
 
 def test_palette_and_animation_go_to_pillow():

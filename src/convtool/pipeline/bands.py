@@ -22,6 +22,7 @@ the whole image.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -73,6 +74,32 @@ def _unit(pixels: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Buffers:
+    """Each thread's float band, made once and refilled for every band.
+
+    Threads that allocate a fresh band each time contend for the process's
+    page tables (every new page is a fault under one lock): on 2 cores a 12 MP
+    blur took 0.53 s that way against 0.38 s with the buffers reused.
+    """
+
+    def __init__(self, shape: tuple[int, ...]):
+        self._shape = shape
+        self._local = threading.local()
+
+    def unit(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The uint8 rows of ``parts``, stacked, as float32 0..1 in this thread's buffer."""
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is None:
+            buffer = self._local.buffer = np.empty(self._shape, dtype=np.float32)
+        rows = sum(p.shape[0] for p in parts)
+        out, top = buffer[:rows], 0
+        for part in parts:  # as _unit: exact float32 of each level, divided by 255
+            np.divide(part, np.float32(255.0), out=out[top:top + part.shape[0]],
+                      dtype=np.float32)
+            top += part.shape[0]
+        return out
+
+
 def _quantise_into(out: np.ndarray, values: np.ndarray) -> None:
     """Round 0..1 floats to 8-bit levels into ``out``, as the writer does for whole images."""
     np.clip(values, 0.0, 1.0, out=values)
@@ -81,34 +108,105 @@ def _quantise_into(out: np.ndarray, values: np.ndarray) -> None:
     out[...] = values
 
 
-def apply_job_banded(job: _job.FilterJob, image: imaging.Image) -> imaging.Image:
+def apply_job_banded(job: _job.FilterJob, image: imaging.Image, *,
+                     in_place: bool = False) -> imaging.Image:
     """Filter an 8-bit ``image`` (uint8 pixels) band by band; returns uint8 pixels.
 
     The caller checks :func:`can_band` first. The method is chosen once for
     the whole image, so every band runs the same one. Bands run on
     ``job.threads`` threads (default: one per core), each band on one engine
     thread, so the conversions run in parallel too and no thread pool is
-    started per band.
+    started per band. With ``in_place`` the result is written over
+    ``image.pixels`` (when writable), so no second whole image exists: the
+    caller gives up the input (see :func:`_in_place`).
     """
     pixels = image.pixels
     height = pixels.shape[0]
     workers = job.threads or os.cpu_count() or 1
     job = replace(job, method=job.method_for(pixels.shape), threads=1)
     rows, halo = band_rows(job, pixels.shape), _reach(job)
+    starts = range(0, height, rows)
+
+    buffers = _Buffers((rows + 2 * halo, *pixels.shape[1:]))
+
+    def filtered(start: int, parts: list[np.ndarray], out: np.ndarray) -> None:
+        """Rows ``start``.. of the result into ``out``; ``parts``: the band and its halo."""
+        stop = min(start + rows, height)
+        top = max(0, start - halo)
+        band = replace(image, pixels=buffers.unit(parts))
+        result = _job.apply_job(job, band).pixels
+        _quantise_into(out[start:stop], result[start - top:stop - top])
+
+    if in_place and pixels.flags.writeable:
+        _in_place(pixels, starts, rows, halo, workers, filtered)
+        return replace(image, pixels=pixels)
     out = np.empty(pixels.shape, dtype=np.uint8)
 
     def one_band(start: int) -> None:
         stop = min(start + rows, height)
-        top, bottom = max(0, start - halo), min(height, stop + halo)
-        band = replace(image, pixels=_unit(pixels[top:bottom]))
-        filtered = _job.apply_job(job, band).pixels
-        _quantise_into(out[start:stop], filtered[start - top:stop - top])
+        filtered(start, [pixels[max(0, start - halo):min(height, stop + halo)]], out)
 
-    starts = range(0, height, rows)
-    if workers == 1:
-        for start in starts:
-            one_band(start)
-    else:
-        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
-            list(pool.map(one_band, starts))  # in order; re-raises a band's exception
+    _run(one_band, starts, workers)
     return replace(image, pixels=out)
+
+
+def _run(task, starts, workers: int) -> None:
+    if workers == 1 or len(starts) == 1:
+        for start in starts:
+            task(start)
+        return
+    with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+        list(pool.map(task, starts))  # in order; re-raises a band's exception
+
+
+def _in_place(pixels: np.ndarray, starts, rows: int, halo: int, workers: int,
+              filtered) -> None:
+    """Filter ``pixels`` over themselves, bands on ``workers`` threads.
+
+    A band writes only its own rows, after reading them, but its neighbours
+    read ``halo`` of those rows too. So before a band is handed to a thread,
+    the ``halo`` rows on each side of its lower border are copied aside (no
+    band that touches them has started yet): the bands above and below that
+    border read each other's rows from the copy, never from rows the other may
+    have written already. Bands but the last are at least ``4 * halo`` rows
+    (:func:`band_rows`), so the rows around a border belong to the two bands
+    that meet there. At most ``2 * workers`` bands are handed out ahead, so a
+    few copies exist at a time.
+    """
+    height = pixels.shape[0]
+
+    def one_band(start: int, above: np.ndarray | None, below: np.ndarray | None) -> None:
+        stop = min(start + rows, height)
+        parts = [above[:halo]] if above is not None else []  # the band above's last rows
+        parts.append(pixels[start:stop])
+        if below is not None:
+            parts.append(below[halo:])  # the band below's first rows
+        filtered(start, parts, pixels)
+
+    def border(row: int) -> np.ndarray | None:
+        return pixels[row - halo:min(height, row + halo)].copy() if row < height else None
+
+    if workers == 1 or len(starts) == 1:
+        above = None
+        for start in starts:
+            below = border(start + rows)
+            one_band(start, above, below)
+            above = below
+        return
+    ahead = threading.BoundedSemaphore(2 * workers)
+
+    def task(*args) -> None:
+        try:
+            one_band(*args)
+        finally:
+            ahead.release()
+
+    with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+        futures, above = [], None
+        for start in starts:
+            ahead.acquire()
+            below = border(start + rows)
+            futures.append(pool.submit(task, start, above, below))
+            above = below
+        for future in futures:
+            future.result()  # re-raises a band's exception

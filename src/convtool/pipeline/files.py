@@ -109,7 +109,7 @@ def process_file(job: _job.FilterJob, source, target, *, format: str | None = No
     dtype = np.float32 if image.pixels.dtype == np.uint8 else image.pixels.dtype
     shape, method = image.pixels.shape, job.method_for(image.pixels.shape, dtype)
     if _bands.can_band(job, image):  # 8-bit: a band at a time, a fraction of the memory
-        result = _bands.apply_job_banded(job, image)
+        result = _bands.apply_job_banded(job, image, in_place=True)  # the input is ours
     else:
         result = _job.apply_job(job, _bands.to_float(image))
     del image  # the input's pixels are not needed while encoding
