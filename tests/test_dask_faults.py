@@ -38,8 +38,9 @@ def test_a_file_that_exhausts_memory_fails_alone(small_cluster, tmp_path, rng):
     for n in range(5):
         pixels = rng.random((40, 50, 3)).astype(np.float32)
         imaging.write_image(imaging.Image(pixels=pixels, mode="RGB"), folder / f"ok{n}.png")
-    # 9000x9000 RGB: 243 MB as 8-bit samples, a few hundred kB as a flat PNG.
-    Image.new("RGB", (9000, 9000), (128, 128, 128)).save(folder / "huge.png")
+    # 9000x9000 RGBA: 324 MB as 8-bit samples (filtered over themselves, so about that
+    # at the peak), a few hundred kB as a flat PNG.
+    Image.new("RGBA", (9000, 9000), (128, 128, 128, 255)).save(folder / "huge.png")
     pids_before = set(client.run(lambda: __import__("os").getpid()).values())
     plan = batch.plan_batch([str(folder)], str(tmp_path / "out"), format="png")
     executor = dask_batch.DaskExecutor(address, files_per_task=3)
