@@ -19,6 +19,7 @@ from convtool.engine._bands import (
 )
 from convtool.engine.analysis import symmetry
 from convtool.engine.box import RunningColumns, restart_rows, window_sums
+from convtool.engine.matmul import MIN_TAPS, column_pass, row_pass
 from convtool.engine.modes import pad, pad_index
 
 
@@ -96,6 +97,12 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
         tmp = np.empty((band, wp * c), dt)
         tmp2 = np.empty((band, wp * c), dt) if (len(flipped) > 1 or box is not None) else None
         gbuf = np.empty((band + kc - 1, w * c), dt) if box is None else None
+        # The row pass turns the band on its side: into ``turned`` (``gbuf``, which
+        # holds the column pass's rows, when it is large enough), out of ``tmp``
+        # (free until a fallback tap by tap, which no longer needs the turned result).
+        turned = None
+        if box is None and kr >= MIN_TAPS:
+            turned = gbuf.reshape(-1) if gbuf.size >= band * wp * c else np.empty(band * wp * c, dt)
         columns = None if box is None else \
             RunningColumns(flat, ridx, rb, kc, cval, box, h0, restart, band)
         for a in range(h0, h1, band):
@@ -109,7 +116,9 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     np.multiply(flat[a:b], fc[0], out=vmid)
                 else:
                     src = padded_rows(flat, ridx, rb, a, b + kc - 1, cval, gbuf)
-                    fir(lambda m, src=src, r=r: src[m:m + r], taps[n][0], vmid, tmp[:r, :w * c])
+                    column_pass(src, fc, vmid, lambda i0, i1, src=src, n=n, vmid=vmid: fir(
+                        lambda m: src[i0 + m:i1 + m], taps[n][0], vmid[i0:i1],
+                        tmp[:i1 - i0, :w * c]))
                 target = oflat[a:b] if n == 0 else tmp2[:r, :w * c]
                 if kr == 1 and box is None:
                     np.multiply(vmid, fr[0], out=target)
@@ -118,8 +127,9 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     if box is not None:
                         window_sums(vbuf[:r], kr, c, w, target, (tmp[:r], tmp2[:r]))
                     else:
-                        fir(lambda m, r=r: vbuf[:r, m * c:(m + w) * c], taps[n][1], target,
-                            tmp[:r, :w * c])
+                        row_pass(vbuf[:r], fr, target, c, lambda r=r, n=n, target=target: fir(
+                            lambda m: vbuf[:r, m * c:(m + w) * c], taps[n][1], target,
+                            tmp[:r, :w * c]), (turned, tmp.reshape(-1)))
                 if n:
                     oflat[a:b] += target
 
@@ -136,13 +146,15 @@ def full(a3, kernel, mode, cval, workers):
     rb, cb, wp = (kh - 1) // 2, (kw - 1) // 2, w + kw - 1
     ridx, cplan, flat, out, oflat, band = _banded(a3, kh, kw, mode)
     flipped = kernel[::-1, ::-1]
-    taps = [(i, j, float(flipped[i, j])) for i in range(kh) for j in range(kw)
-            if flipped[i, j] != 0]
+    # A column pass per kernel column with any weight, summed (see engine.matmul).
+    columns = [(j, flipped[:, j].copy(), tap_terms(flipped[:, j])) for j in range(kw)
+               if np.any(flipped[:, j] != 0)]
 
     def work(h0, h1):
         pbuf = np.empty((band + kh - 1, wp * c), dt)
         gbuf = np.empty((band + kh - 1, w * c), dt)
         tmp = np.empty((band, w * c), dt)
+        tmp2 = np.empty((band, w * c), dt)
         for a in range(h0, h1, band):
             b = min(a + band, h1)
             r = b - a
@@ -151,15 +163,16 @@ def full(a3, kernel, mode, cval, workers):
                                                            gbuf)
             fill_border(pbuf[:rows].reshape(rows, wp, c), cplan, cval)
             target = oflat[a:b]
-            if not taps:
+            if not columns:
                 target[...] = 0
-            for n, (i, j, wt) in enumerate(taps):
-                view = pbuf[i:i + r, j * c:(j + w) * c]
-                if n == 0:
-                    np.multiply(view, wt, out=target)
-                else:
-                    np.multiply(view, wt, out=tmp[:r])
-                    target += tmp[:r]
+            for n, (j, f, terms) in enumerate(columns):
+                view = pbuf[:rows, j * c:(j + w) * c]
+                dest = target if n == 0 else tmp[:r]
+                column_pass(view, f, dest, lambda i0, i1, view=view, terms=terms, dest=dest:
+                            fir(lambda m: view[i0 + m:i1 + m], terms, dest[i0:i1],
+                                tmp2[:i1 - i0]))
+                if n:
+                    target += dest
 
     workers.run(work, chunks(h, pieces(workers, h, band)))
     return out
