@@ -72,11 +72,14 @@ def interleaved_medians(contenders: dict, repeat: int) -> dict:
 def operations(quick: bool):
     rng = np.random.default_rng(42)
     ops = [
+        ("gaussian s=1", "gauss", 1.0),
         ("gaussian s=2", "gauss", 2.0),
+        ("gaussian s=5", "gauss", 5.0),
         ("gaussian s=20", "gauss", 20.0),
         ("mean 3x3", "mean", 3),
         ("mean 15x15", "mean", 15),
         ("mean 101x101", "mean", 101),
+        ("custom 5x5", "custom", rng.standard_normal((5, 5))),
         ("custom 21x21", "custom", rng.standard_normal((21, 21))),
         ("custom 63x63", "custom", rng.standard_normal((63, 63))),
     ]

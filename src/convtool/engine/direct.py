@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from convtool.engine import matmul
 from convtool.engine._bands import (
     band_rows,
     border_plan,
@@ -91,6 +92,9 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                for col, row in factor_pairs]
     taps = [(tap_terms(fc), tap_terms(fr)) for fc, fr, _ in flipped]
     restart = restart_rows(band, kc)
+    finite = matmul.usable(a3, max(kc, kr))
+    by_matmul = [(finite and fc.size >= MIN_TAPS, finite and fr.size >= MIN_TAPS)
+                 for fc, fr, _ in flipped]
 
     def work(h0, h1):
         vbuf = np.empty((band, wp * c), dt)
@@ -98,10 +102,9 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
         tmp2 = np.empty((band, wp * c), dt) if (len(flipped) > 1 or box is not None) else None
         gbuf = np.empty((band + kc - 1, w * c), dt) if box is None else None
         # The row pass turns the band on its side: into ``turned`` (``gbuf``, which
-        # holds the column pass's rows, when it is large enough), out of ``tmp``
-        # (free until a fallback tap by tap, which no longer needs the turned result).
+        # holds the column pass's rows, when it is large enough), out of ``tmp``.
         turned = None
-        if box is None and kr >= MIN_TAPS:
+        if box is None and any(rows for _, rows in by_matmul):
             turned = gbuf.reshape(-1) if gbuf.size >= band * wp * c else np.empty(band * wp * c, dt)
         columns = None if box is None else \
             RunningColumns(flat, ridx, rb, kc, cval, box, h0, restart, band)
@@ -116,9 +119,11 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     np.multiply(flat[a:b], fc[0], out=vmid)
                 else:
                     src = padded_rows(flat, ridx, rb, a, b + kc - 1, cval, gbuf)
-                    column_pass(src, fc, vmid, lambda i0, i1, src=src, n=n, vmid=vmid: fir(
-                        lambda m: src[i0 + m:i1 + m], taps[n][0], vmid[i0:i1],
-                        tmp[:i1 - i0, :w * c]))
+                    if by_matmul[n][0]:
+                        column_pass(src, fc, vmid)
+                    else:
+                        fir(lambda m, src=src, r=r: src[m:m + r], taps[n][0], vmid,
+                            tmp[:r, :w * c])
                 target = oflat[a:b] if n == 0 else tmp2[:r, :w * c]
                 if kr == 1 and box is None:
                     np.multiply(vmid, fr[0], out=target)
@@ -126,10 +131,11 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     fill_border(vbuf[:r].reshape(r, wp, c), cplan, side)
                     if box is not None:
                         window_sums(vbuf[:r], kr, c, w, target, (tmp[:r], tmp2[:r]))
+                    elif by_matmul[n][1]:
+                        row_pass(vbuf[:r], fr, target, c, (turned, tmp.reshape(-1)))
                     else:
-                        row_pass(vbuf[:r], fr, target, c, lambda r=r, n=n, target=target: fir(
-                            lambda m: vbuf[:r, m * c:(m + w) * c], taps[n][1], target,
-                            tmp[:r, :w * c]), (turned, tmp.reshape(-1)))
+                        fir(lambda m, r=r: vbuf[:r, m * c:(m + w) * c], taps[n][1], target,
+                            tmp[:r, :w * c])
                 if n:
                     oflat[a:b] += target
 
@@ -149,6 +155,7 @@ def full(a3, kernel, mode, cval, workers):
     # A column pass per kernel column with any weight, summed (see engine.matmul).
     columns = [(j, flipped[:, j].copy(), tap_terms(flipped[:, j])) for j in range(kw)
                if np.any(flipped[:, j] != 0)]
+    by_matmul = matmul.usable(a3, kh)
 
     def work(h0, h1):
         pbuf = np.empty((band + kh - 1, wp * c), dt)
@@ -168,9 +175,10 @@ def full(a3, kernel, mode, cval, workers):
             for n, (j, f, terms) in enumerate(columns):
                 view = pbuf[:rows, j * c:(j + w) * c]
                 dest = target if n == 0 else tmp[:r]
-                column_pass(view, f, dest, lambda i0, i1, view=view, terms=terms, dest=dest:
-                            fir(lambda m: view[i0 + m:i1 + m], terms, dest[i0:i1],
-                                tmp2[:i1 - i0]))
+                if by_matmul:
+                    column_pass(view, f, dest)
+                else:
+                    fir(lambda m, view=view, r=r: view[m:m + r], terms, dest, tmp2[:r])
                 if n:
                     target += dest
 

@@ -20,6 +20,15 @@ direct, 0.5-1.5x for fft, medians 1.04 and 0.99):
     256x256 to 4000x3000): the box won from 5x5 up (0.6-0.8x the time; 1.08x at
     5x5 on 256x256) and tied at 3x3 (0.86-1.2x), so 8 puts the switch between 3
     and 5 (3x3: 12 passes against 10 folded; 5x5: 13 against 16).
+``MATMUL_PASS``, ``MATMUL_TAP``
+    a 1-D pass of ``k >= MIN_TAPS`` taps run as matrix products
+    (:mod:`convtool.engine.matmul`) costs ``MATMUL_PASS + MATMUL_TAP * k``
+    passes per sample (the row pass with its two turns of the band), and a
+    non-separable kernel of ``kh >= MIN_TAPS`` rows ``MATMUL_COLUMN +
+    MATMUL_TAP * kh`` per kernel column. Fitted by hand to forced direct runs
+    on 768x1024 and 3000x4000 float32 RGB (Gaussians of 5-161 taps: 26-98
+    passes a sample for both passes; random kernels of 5-21 rows: 7.6-10 per
+    column), in the units of ``DIRECT_COST``.
 ``FFT_COST``
     one unit of ``n * log2(n)`` of a real 1-D transform pair, per line
 ``FFT2_COST``
@@ -45,11 +54,15 @@ from types import MappingProxyType
 import numpy as np
 
 from convtool.engine.analysis import analyse, compute_dtype, rank_rtol
+from convtool.engine.matmul import MIN_TAPS
 from convtool.engine.modes import normalize_method, normalize_mode
 from convtool.errors import UsageError
 
 DIRECT_COST = 1.16e-10
 BOX_COLUMN_OPS = 8.0
+MATMUL_PASS = 11.0
+MATMUL_TAP = 0.24
+MATMUL_COLUMN = 6.0
 FFT_COST = 6.46e-10
 FFT2_COST = 5.58e-10
 FFT_PASS_COST = 0.0
@@ -83,10 +96,21 @@ def _nlogn(n: int) -> float:
 
 
 def _fir_ops(k: int, symmetric: bool) -> float:
-    """Ufunc passes of a 1-D FIR of ``k`` taps (see :func:`convtool.engine.direct.fir`)."""
+    """Passes of a 1-D pass of ``k`` taps: matrix products, or ufuncs (:func:`direct.fir`)."""
+    if k >= MIN_TAPS:
+        return MATMUL_PASS + MATMUL_TAP * k
     if k == 1:
         return 1.0
     return 3.0 * ((k + 1) // 2) - 1.0 if symmetric else 2.0 * k - 1.0
+
+
+def _full_ops(kernel: np.ndarray) -> float:
+    """Passes of a non-separable kernel: a column pass per kernel column, or a pass a tap."""
+    kh, kw = kernel.shape
+    if kh >= MIN_TAPS:
+        columns = int(np.count_nonzero(np.any(kernel != 0, axis=0)))
+        return columns * (MATMUL_COLUMN + MATMUL_TAP * kh)
+    return 2.0 * kh * kw - 1.0
 
 
 def _box_ops(kr: int) -> float:
@@ -109,7 +133,7 @@ def shape3(shape, kernel_ndim: int) -> tuple[int, int, int]:
 def _direct_choice(info):
     """The cheapest direct way: ``(passes per sample, kind, payload)``; ties go to the first."""
     kh, kw = info.kernel.shape
-    options = [(2.0 * kh * kw - 1.0, "full", None)]
+    options = [(_full_ops(info.kernel), "full", None)]
     if info.box is not None and kh * kw > 1:
         options.append((_box_ops(kw), "box", info.box))
     ops = len(info.pairs) - 1.0
@@ -171,12 +195,20 @@ def _pass_names(method: str, kind: str, s3, info) -> tuple[str, ...]:
     if kind == "box":
         return (f"running sums of {kh} rows", f"doubling sums of {kw} columns")
     if kind == "full":
+        if kh >= MIN_TAPS:
+            return (f"{kw} column passes of {kh} taps (matrix products), summed",)
         return (f"{kh}x{kw} taps, one pass each",)
     names = []
     for (col, row), (sc, sr) in zip(info.pairs, info.symmetric, strict=True):
-        names.append(f"column of {col.size} taps{' (folded)' if sc else ''}")
-        names.append(f"row of {row.size} taps{' (folded)' if sr else ''}")
+        names.append(f"column of {col.size} taps{_how(col.size, sc)}")
+        names.append(f"row of {row.size} taps{_how(row.size, sr)}")
     return tuple(names)
+
+
+def _how(k: int, symmetric: bool) -> str:
+    if k >= MIN_TAPS:
+        return " (matrix products)"
+    return " (folded)" if symmetric else ""
 
 
 @dataclass(frozen=True, eq=False)
