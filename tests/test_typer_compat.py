@@ -78,3 +78,46 @@ def test_a_filter_command_does_not_import_pydantic(tmp_path, samples):
         capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert (tmp_path / "o.png").exists()
+
+
+def test_only_command_builds_just_the_one_that_runs():
+    """typer keeps its commands in registered_commands/registered_groups (undocumented)."""
+    from convtool.cli import app
+
+    for attr in ("registered_commands", "registered_groups"):
+        assert isinstance(getattr(app, attr, None), list), f"typer has no Typer.{attr} list"
+    full = typer.main.get_command(app)
+    assert {"blur", "mean", "convolve", "kernel", "kernels"} <= set(full.commands)
+    for name in ("blur", "kernel", "completion"):
+        lean = _typer_compat.only_command(app, name)
+        assert lean is not None, f"typer changed how commands are registered ({name})"
+        assert list(typer.main.get_command(lean).commands) == [name]
+    assert _typer_compat.only_command(app, "blurr") is None
+    assert list(typer.main.get_command(app).commands) == list(full.commands)  # app untouched
+
+
+def test_a_lean_app_says_what_the_whole_one_says():
+    from typer.testing import CliRunner
+
+    from convtool.cli import app
+
+    lean = _typer_compat.only_command(app, "blur")
+    for args in (["blur", "--help"], ["blur"], ["blur", "a.png", "b.png", "--sigma", "x"]):
+        whole, one = CliRunner().invoke(app, args), CliRunner().invoke(lean, args)
+        assert (one.exit_code, one.output) == (whole.exit_code, whole.output), args
+
+
+def test_main_builds_the_invoked_command_only(monkeypatch):
+    import importlib
+
+    app_module = importlib.import_module("convtool.cli.app")  # convtool.cli.app is the Typer
+
+    def commands(args):
+        return list(typer.main.get_command(app_module._app_for(args)).commands)
+
+    assert commands(["blur", "in.png", "out.png"]) == ["blur"]
+    assert commands(["--debug", "kernel", "show", "box:3"]) == ["kernel"]
+    for args in (["--version"], [], ["blurr"], ["--", "blur"]):
+        assert app_module._app_for(args) is app_module.app, args
+    monkeypatch.setenv(_typer_compat.complete_var("convtool"), "bash_complete")
+    assert app_module._app_for(["blur"]) is app_module.app  # completion sees every command

@@ -278,6 +278,21 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
+def _app_for(args: list[str]):
+    """The app with only the command that ``args`` run (typer builds less), else all of it.
+
+    The command is the first argument that is no option (the global options,
+    ``--debug`` and ``--version``, take no value); shell completion, help of
+    the whole tool and mistyped commands get the whole app.
+    """
+    if os.environ.get(_typer_compat.complete_var("convtool")):
+        return app
+    name = next((a for a in args if not a.startswith("-")), None)
+    if name is None or "--" in args[:args.index(name)]:
+        return app
+    return _typer_compat.only_command(app, name) or app
+
+
 def main() -> None:
     """Entry point of the ``convtool`` console script (and of ``python -m convtool``)."""
     if os.environ.get(_typer_compat.complete_var("convtool")):  # a shell asks for completions
@@ -285,7 +300,7 @@ def main() -> None:
     install_signal_handlers()
     _quiet_libraries()
     try:
-        app(prog_name="convtool")
+        _app_for(sys.argv[1:])(prog_name="convtool")
     except KeyboardInterrupt:
         message, code = interrupted_exit()
         sys.stderr.write(f"convtool: error: {message}\n")

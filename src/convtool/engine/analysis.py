@@ -7,7 +7,6 @@ same kernel again (a second image, the second kernel of a gradient pair, a
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -121,8 +120,16 @@ _LOCK = threading.Lock()
 
 
 def _key(kernel: np.ndarray, *extra):
-    digest = hashlib.blake2b(np.ascontiguousarray(kernel).tobytes(), digest_size=16).digest()
-    return (kernel.shape, *extra, digest)
+    data = np.ascontiguousarray(kernel).tobytes()
+    if len(data) > _KEY_BYTES:  # a digest stands for a large kernel in the cache
+        import hashlib  # ~5 ms of start-up for the few runs that need it
+
+        data = hashlib.blake2b(data, digest_size=16).digest()
+    return (kernel.shape, *extra, data)
+
+
+#: Kernels up to this many bytes are their own cache key (a 90x90 float64 kernel).
+_KEY_BYTES = 1 << 16
 
 
 def _remember(cache: OrderedDict, key, make):
