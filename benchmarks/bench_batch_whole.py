@@ -9,6 +9,7 @@ ratios. The first round warms the caches and is not counted.
 
     PYTHONPATH=src python benchmarks/bench_batch_whole.py            # 5 rounds
     PYTHONPATH=src python benchmarks/bench_batch_whole.py -n 3 --count 100
+    PYTHONPATH=src python benchmarks/bench_batch_whole.py --before /path/to/old/checkout/src
 
 Peers (each skipped when absent): ``vips gaussblur IN OUT 2 --precision float
 --min-ampl 0.001`` once per file through ``xargs -P2`` (vips' own threads as it
@@ -52,10 +53,13 @@ def build(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def contenders(inputs: Path, paths: list[Path], mogrify: bool) -> dict[str, str]:
+def contenders(inputs: Path, paths: list[Path], mogrify: bool,
+               before: str | None = None) -> dict[str, str]:
     """Shell command lines writing into ``{out}`` (a fresh folder each run)."""
     cmds = {"convtool": f"{sys.executable} -m convtool blur {inputs} --out-dir {{out}} "
                         "--sigma 2 --jobs 2"}
+    if before:  # another checkout's convtool, run from its own source tree
+        cmds["before"] = f"env PYTHONPATH={before} {cmds['convtool']}"
     if shutil.which("vips"):
         cmds["xargs vips"] = (f"cd {inputs} && ls | xargs -P2 -I@ vips gaussblur @ {{out}}/@ 2 "
                               "--precision float --min-ampl 0.001")
@@ -85,10 +89,16 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/convtool-bench-batch"))
     parser.add_argument("--mogrify", action="store_true", help="also time ImageMagick")
+    parser.add_argument("--before", metavar="SRC",
+                        help="also time the convtool in this source folder (e.g. an older "
+                             "checkout's src/), as the contender 'before'")
     args = parser.parse_args()
+    # This checkout's convtool, whatever the caller's working folder.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
     inputs = args.dir / f"in-{args.count}"
     paths = build(inputs, args.count)
-    cmds = contenders(inputs, paths, args.mogrify)
+    cmds = contenders(inputs, paths, args.mogrify, args.before)
     walls: dict[str, list[float]] = {k: [] for k in cmds}
     for i in range(args.rounds + 1):
         for name, command in cmds.items():

@@ -95,10 +95,18 @@ def padded_rows(flat: np.ndarray, idx: np.ndarray, before: int, start: int, stop
     """Padded rows ``start:stop`` of ``flat``: a view inside the array, else gathered."""
     if start >= before and stop <= before + flat.shape[0]:
         return flat[start - before:stop - before]
-    sel = idx[start:stop]
     out = buf[:stop - start]
-    np.take(flat, np.maximum(sel, 0), axis=0, out=out)
-    out[sel < 0] = cval
+    # Rows inside the array in one plain copy (several times faster than take),
+    # the padding rows by their indices.
+    lo, hi = max(start, before), min(stop, before + flat.shape[0])
+    if hi > lo:
+        out[lo - start:hi - start] = flat[lo - before:hi - before]
+    for a, b in ((start, min(stop, max(lo, start))), (max(hi, start), stop)) if hi > lo \
+            else ((start, stop),):
+        if b > a:
+            sel = idx[a:b]
+            np.take(flat, np.maximum(sel, 0), axis=0, out=out[a - start:b - start])
+            out[a - start:b - start][sel < 0] = cval
     return out
 
 
