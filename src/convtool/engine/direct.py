@@ -20,7 +20,7 @@ from convtool.engine._bands import (
 )
 from convtool.engine.analysis import symmetry
 from convtool.engine.box import RunningColumns, restart_rows, window_sums
-from convtool.engine.matmul import MIN_TAPS, column_pass, row_pass
+from convtool.engine.matmul import MIN_TAPS, ROW_MIN_TAPS, column_pass, row_pass
 from convtool.engine.modes import pad, pad_index
 
 
@@ -93,7 +93,7 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
     taps = [(tap_terms(fc), tap_terms(fr)) for fc, fr, _ in flipped]
     restart = restart_rows(band, kc)
     finite = matmul.usable(a3, max(kc, kr))
-    by_matmul = [(finite and fc.size >= MIN_TAPS, finite and fr.size >= MIN_TAPS)
+    by_matmul = [(finite and fc.size >= MIN_TAPS, finite and fr.size >= ROW_MIN_TAPS)
                  for fc, fr, _ in flipped]
 
     def work(h0, h1):

@@ -21,7 +21,7 @@ direct, 0.5-1.5x for fft, medians 1.04 and 0.99):
     5x5 on 256x256) and tied at 3x3 (0.86-1.2x), so 8 puts the switch between 3
     and 5 (3x3: 12 passes against 10 folded; 5x5: 13 against 16).
 ``MATMUL_PASS``, ``MATMUL_TAP``
-    a 1-D pass of ``k >= MIN_TAPS`` taps run as matrix products
+    a 1-D pass of ``k >= MIN_TAPS`` taps (``ROW_MIN_TAPS`` along rows) run as matrix products
     (:mod:`convtool.engine.matmul`) costs ``MATMUL_PASS + MATMUL_TAP * k``
     passes per sample (the row pass with its two turns of the band), and a
     non-separable kernel of ``kh >= MIN_TAPS`` rows ``MATMUL_COLUMN +
@@ -54,7 +54,7 @@ from types import MappingProxyType
 import numpy as np
 
 from convtool.engine.analysis import analyse, compute_dtype, rank_rtol
-from convtool.engine.matmul import MIN_TAPS
+from convtool.engine.matmul import MIN_TAPS, ROW_MIN_TAPS
 from convtool.engine.modes import normalize_method, normalize_mode
 from convtool.errors import UsageError
 
@@ -95,9 +95,9 @@ def _nlogn(n: int) -> float:
     return n * max(1.0, math.log2(n))
 
 
-def _fir_ops(k: int, symmetric: bool) -> float:
-    """Passes of a 1-D pass of ``k`` taps: matrix products, or ufuncs (:func:`direct.fir`)."""
-    if k >= MIN_TAPS:
+def _fir_ops(k: int, symmetric: bool, least: int = MIN_TAPS) -> float:
+    """Passes of a 1-D pass of ``k`` taps: matrix products from ``least`` taps, else ufuncs."""
+    if k >= least:
         return MATMUL_PASS + MATMUL_TAP * k
     if k == 1:
         return 1.0
@@ -138,7 +138,7 @@ def _direct_choice(info):
         options.append((_box_ops(kw), "box", info.box))
     ops = len(info.pairs) - 1.0
     for (col, row), (sc, sr) in zip(info.pairs, info.symmetric, strict=True):
-        ops += _fir_ops(col.size, sc) + _fir_ops(row.size, sr)
+        ops += _fir_ops(col.size, sc) + _fir_ops(row.size, sr, ROW_MIN_TAPS)
     options.append((ops, "pairs", info.pairs))
     return min(options, key=lambda p: p[0])
 
@@ -200,13 +200,13 @@ def _pass_names(method: str, kind: str, s3, info) -> tuple[str, ...]:
         return (f"{kh}x{kw} taps, one pass each",)
     names = []
     for (col, row), (sc, sr) in zip(info.pairs, info.symmetric, strict=True):
-        names.append(f"column of {col.size} taps{_how(col.size, sc)}")
-        names.append(f"row of {row.size} taps{_how(row.size, sr)}")
+        names.append(f"column of {col.size} taps{_how(col.size, sc, MIN_TAPS)}")
+        names.append(f"row of {row.size} taps{_how(row.size, sr, ROW_MIN_TAPS)}")
     return tuple(names)
 
 
-def _how(k: int, symmetric: bool) -> str:
-    if k >= MIN_TAPS:
+def _how(k: int, symmetric: bool, least: int) -> str:
+    if k >= least:
         return " (matrix products)"
     return " (folded)" if symmetric else ""
 
