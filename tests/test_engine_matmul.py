@@ -13,18 +13,18 @@ def by_taps_reference(src, f, rows):
     return sum(f[m] * src[m:m + rows] for m in range(f.size))
 
 
-@pytest.fixture(params=[1024, 8], ids=["one piece", "pieces of 8 columns"])
+@pytest.fixture(params=[65536, 1], ids=["one piece", "pieces of 64 columns"])
 def columns(request, monkeypatch):
-    """Products over all 37 columns at once, or in pieces of 8 and a last one of 5."""
-    monkeypatch.setattr(matmul, "COLUMNS", request.param)
+    """Products over all columns at once, or in pieces of 64 and a last one overlapping."""
+    monkeypatch.setattr(matmul, "WINDOW", request.param)
 
 
 @pytest.mark.parametrize("rows", [1, 3, 4, 5, 17, 64])
 @pytest.mark.parametrize("k", [4, 5, 17, 31])
 def test_column_pass_matches_the_float64_sum(rows, k, rng, columns):
     f = rng.standard_normal(k).astype(np.float32)
-    src = rng.random((rows + k - 1, 37), dtype=np.float32)
-    out = np.full((rows, 37), np.nan, dtype=np.float32)
+    src = rng.random((rows + k - 1, 150), dtype=np.float32)
+    out = np.full((rows, 150), np.nan, dtype=np.float32)
     matmul.column_pass(src, f, out)  # every row, the last ones too
     ref = by_taps_reference(src, f, rows)
     assert np.abs(out - ref).max() <= 4e-6 * np.abs(f).sum()
@@ -33,10 +33,10 @@ def test_column_pass_matches_the_float64_sum(rows, k, rng, columns):
 def test_every_row_is_summed_alike_wherever_it_falls(rng, columns):
     """Shifting the source by a row shifts the result exactly (block position is invisible)."""
     f = rng.random(9).astype(np.float32)
-    src = rng.random((40 + 8, 25), dtype=np.float32)
+    src = rng.random((40 + 8, 150), dtype=np.float32)
     outs = []
     for shift in range(matmul.BLOCK + 1):
-        out = np.empty((40 - shift, 25), dtype=np.float32)
+        out = np.empty((40 - shift, 150), dtype=np.float32)
         matmul.column_pass(src[shift:], f, out)
         outs.append(out)
     for shift, out in enumerate(outs):
@@ -45,13 +45,13 @@ def test_every_row_is_summed_alike_wherever_it_falls(rng, columns):
 
 def test_strided_rows_in_and_out(rng, columns):
     f = rng.random(7).astype(np.float32)
-    wide = rng.random((30 + 6, 50), dtype=np.float32)
-    src = wide[:, 5:45]  # rows 50 apart, 40 long
-    out_wide = np.zeros((30, 60), dtype=np.float32)
-    out = out_wide[:, 10:50]
+    wide = rng.random((30 + 6, 220), dtype=np.float32)
+    src = wide[:, 5:205]  # rows 220 apart, 200 long
+    out_wide = np.zeros((30, 230), dtype=np.float32)
+    out = out_wide[:, 10:210]
     matmul.column_pass(src, f, out)
     np.testing.assert_allclose(out, by_taps_reference(src, f, 30), rtol=0, atol=2e-6)
-    assert not out_wide[:, :10].any() and not out_wide[:, 50:].any()  # nothing outside
+    assert not out_wide[:, :10].any() and not out_wide[:, 210:].any()  # nothing outside
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -104,10 +104,10 @@ def test_row_pass_matches_the_float64_sum(channels, rows, rng, columns):
 def test_every_column_is_summed_alike_wherever_it_falls(rng, columns):
     """Shifting the source by a column shifts the result exactly (pieces are invisible)."""
     f = rng.random(9).astype(np.float32)
-    src = rng.random((30 + 8, 61), dtype=np.float32)
-    whole = np.empty((30, 61), dtype=np.float32)
+    src = rng.random((30 + 8, 161), dtype=np.float32)
+    whole = np.empty((30, 161), dtype=np.float32)
     matmul.column_pass(src, f, whole)
     for shift in range(1, 11):
-        out = np.empty((30, 61 - shift), dtype=np.float32)
+        out = np.empty((30, 161 - shift), dtype=np.float32)
         matmul.column_pass(src[:, shift:], f, out)
         np.testing.assert_array_equal(out, whole[:, shift:])
