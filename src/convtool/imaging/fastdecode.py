@@ -23,7 +23,6 @@ public corpora against Pillow).
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 
@@ -46,12 +45,14 @@ def _codec(name: str):
     return getattr(imagecodecs, name, None)
 
 
-def _file_bytes(source) -> bytes | None:
+def file_bytes(source) -> bytes | None:
+    """Every byte of ``source``, a path or a seekable binary file (read from its start)."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
             return f.read()
-    if isinstance(source, io.BytesIO):
-        return source.getbuffer().tobytes()
+    if hasattr(source, "seek") and hasattr(source, "read"):
+        source.seek(0)
+        return source.read()
     return None
 
 
@@ -97,7 +98,7 @@ def decode(im: PILImage.Image, source) -> tuple[np.ndarray, dict | None] | None:
         return None
     if codec is None:
         return None
-    data = _file_bytes(source)
+    data = file_bytes(source)
     if data is None or not (_only_iend_after_pixels(data) if im.format == "PNG"
                             else final_eoi(data) is not None):  # a JPEG cut short: Pillow says
         return None

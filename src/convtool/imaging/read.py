@@ -9,7 +9,6 @@ import sys
 import threading
 import warnings
 
-import numpy as np
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
@@ -29,12 +28,12 @@ from convtool.imaging.jpeg import final_eoi, with_filler
 from convtool.imaging.metadata import read_info
 from convtool.imaging.model import (
     CONVERTED_MODES,
-    EIGHT_BIT_MODES,
     FULL_SCALE,
     SIXTEEN_BIT_MODES,
     Image,
 )
 from convtool.imaging.native import libtiff_messages
+from convtool.imaging.pil_pixels import array_from_pil, unit_scale
 from convtool.imaging.recover import recover
 
 _pillow_limit_lock = threading.Lock()
@@ -318,14 +317,6 @@ def _read_deep(opened: PILImage.Image, source, name: str, max_pixels: int | None
     return deep.read_png(info, opened.info.get("transparency"), n_frames, source, name)
 
 
-def _file_bytes(source) -> bytes:
-    if isinstance(source, str):
-        with open(source, "rb") as f:
-            return f.read()
-    source.seek(0)
-    return source.read()
-
-
 def _draft_bytes(data: bytes) -> bytes:
     """The image decoded at 1/8 scale (libjpeg's DCT scaling: cheap)."""
     with PILImage.open(io.BytesIO(data)) as im:
@@ -336,7 +327,7 @@ def _draft_bytes(data: bytes) -> bytes:
 
 def check_jpeg_scan(source, name: str) -> None:
     """Refuse a JPEG whose scan data ends early but is followed by an EOI (see imaging.jpeg)."""
-    data = _file_bytes(source)
+    data = fastdecode.file_bytes(source)
     eoi = final_eoi(data)
     if eoi is None:
         return
@@ -413,7 +404,7 @@ def _from_pil(im: PILImage.Image, name: str, integers: bool = False, source=None
         info = read_info(im, png_text=False)
         if text:
             info["text"] = text
-        return Image(pixels=pixels if integers else _unit_scale(pixels, im.mode),
+        return Image(pixels=pixels if integers else unit_scale(pixels, im.mode),
                      mode=im.mode, info=info, format=fmt)
     with _decoding(name), _lifted_for(im):
         im.load()
@@ -432,47 +423,8 @@ def _from_pil(im: PILImage.Image, name: str, integers: bool = False, source=None
         msg = (f"{name}: image mode {source_mode} is not supported (supported: 1, P, L, LA, RGB, "
                "RGBA, CMYK, I;16, I, F)")
         raise ImageReadError(msg)
-    pixels = _array_from_pil(im, mode, integers and key is None)
+    pixels = array_from_pil(im, mode, integers and key is None)
     if key is not None:
         pixels, mode = add_key_alpha(pixels, mode, key)
     return Image(pixels=pixels, mode=mode, info=info, format=fmt or None,
                  source_mode=source_mode if source_mode != mode else None)
-
-
-def _uint8_from_pil(im: PILImage.Image) -> np.ndarray:
-    """An 8-bit image's pixels, shape (H, W, C), copied out a band of rows at a time.
-
-    ``np.asarray(im)`` goes through ``tobytes()``, which holds the whole
-    image twice more (its pieces and their join) next to Pillow's own copy.
-    """
-    width, height = im.size
-    first = np.asarray(im.crop((0, 0, width, min(height, 1))))
-    channels = 1 if first.ndim == 2 else first.shape[2]
-    out = np.empty((height, width, channels), dtype=np.uint8)
-    step = max(1, (4 << 20) // max(1, width * channels))
-    for top in range(0, height, step):
-        bottom = min(height, top + step)
-        out[top:bottom] = np.asarray(im.crop((0, top, width, bottom))).reshape(
-            bottom - top, width, channels)
-    return out
-
-
-def _array_from_pil(im: PILImage.Image, mode: str, integers: bool = False) -> np.ndarray:
-    if integers and mode in EIGHT_BIT_MODES:
-        return _uint8_from_pil(im)
-    raw = np.asarray(im)
-    if raw.ndim == 2:
-        raw = raw[:, :, np.newaxis]
-    if mode == "I":
-        return raw.astype(np.float64)
-    return _unit_scale(raw, mode)
-
-
-def _unit_scale(raw: np.ndarray, mode: str) -> np.ndarray:
-    """Stored integer samples as float32 on the 0..1 scale of ``mode``."""
-    pixels = raw.astype(np.float32)
-    del raw
-    scale = FULL_SCALE[mode]
-    if scale is not None:
-        pixels /= np.float32(scale)
-    return pixels
