@@ -217,3 +217,29 @@ def test_the_corpus_exercises_the_fast_path(monkeypatch, spy):
         with contextlib.suppress(ImageReadError):
             read_image(path, integers=True)
     assert len(spy) >= 18  # of the corpus files above: interlaced, each PNG filter, EXIF...
+
+
+def test_a_stream_that_cannot_seek_back_goes_to_pillow(monkeypatch, spy):
+    class OneWay(io.BytesIO):
+        """Seeks while Pillow opens the file, then refuses, as a pipe would."""
+
+        opened = False
+
+        def seek(self, *args):
+            if self.opened:
+                raise io.UnsupportedOperation("seek")
+            return super().seek(*args)
+
+    buffer = io.BytesIO()
+    photo("RGB").save(buffer, format="PNG")
+    stream = OneWay(buffer.getvalue())
+    real_open = fastdecode.file_bytes
+
+    def after_open(source):
+        source.opened = True
+        return real_open(source)
+
+    monkeypatch.setattr(fastdecode, "file_bytes", after_open)
+    with pytest.raises(ImageReadError):  # Pillow cannot read it back either: one clear error
+        read_image(stream, integers=True)
+    assert spy == []

@@ -98,7 +98,10 @@ def decode(im: PILImage.Image, source) -> tuple[np.ndarray, dict | None] | None:
         return None
     if codec is None:
         return None
-    data = file_bytes(source)
+    try:
+        data = file_bytes(source)
+    except (OSError, ValueError):  # a stream that cannot seek: Pillow reads it as it can
+        return None
     if data is None or not (_only_iend_after_pixels(data) if im.format == "PNG"
                             else final_eoi(data) is not None):  # a JPEG cut short: Pillow says
         return None
