@@ -118,18 +118,19 @@ def row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: int,
              buffers: tuple[np.ndarray, np.ndarray]) -> None:
     """``out[:, x] = sum_m f[m] * src[:, x + m]``, ``x`` counting pixels of ``channels`` samples.
 
-    The band is turned on its side (pixels as rows; a pixel's samples move as
-    one item, which numpy copies twice as fast as single samples), filtered by
-    :func:`column_pass` and turned back. ``src`` is ``(r, (w + K - 1) *
-    channels)``, ``out`` ``(r, w * channels)``, both with contiguous rows;
-    ``buffers`` are two flat arrays of at least ``(w + K - 1) * r * channels``
-    elements.
+    The band is turned on its side (a row per pixel, holding each channel's
+    samples of that column of the band one after another: numpy copies that
+    layout twice as fast as keeping a pixel's samples together), filtered by
+    :func:`column_pass` (whose columns are independent, so their order does
+    not matter) and turned back. ``src`` is ``(r, (w + K - 1) * channels)``,
+    ``out`` ``(r, w * channels)``, both with contiguous rows; ``buffers`` are
+    two flat arrays of at least ``(w + K - 1) * r * channels`` elements.
     """
     k = f.size
     r, width = out.shape[0], out.shape[1] // channels
-    item = np.dtype((np.void, channels * src.itemsize))
-    side = buffers[0][:(width + k - 1) * r * channels].reshape(width + k - 1, r * channels)
-    side.view(item)[...] = src[:, :(width + k - 1) * channels].view(item).T
-    done = buffers[1][:width * r * channels].reshape(width, r * channels)
-    column_pass(side, f, done)
-    out.view(item)[...] = done.view(item).T
+    wide = width + k - 1
+    side = buffers[0][:wide * r * channels].reshape(wide, channels, r)
+    np.copyto(side, src[:, :wide * channels].reshape(r, wide, channels).transpose(1, 2, 0))
+    done = buffers[1][:width * r * channels].reshape(width, channels, r)
+    column_pass(side.reshape(wide, channels * r), f, done.reshape(width, channels * r))
+    np.copyto(out.reshape(r, width, channels), done.transpose(2, 0, 1))
