@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
@@ -331,8 +332,10 @@ def check_jpeg_scan(source, name: str) -> None:
     eoi = final_eoi(data)
     if eoi is None:
         return
-    with _decoding(name), _pixel_limit_lifted():
-        complete = _draft_bytes(data) == _draft_bytes(with_filler(data, eoi))
+    with _decoding(name), _pixel_limit_lifted(), ThreadPoolExecutor(2) as pool:
+        # Both at once: libjpeg releases the GIL (12 MP: 33 ms one after the other).
+        first, second = pool.map(_draft_bytes, (data, with_filler(data, eoi)))
+        complete = first == second
     if not complete:
         msg = f"{name}: cannot decode image (the JPEG scan data ends early: the file is truncated)"
         raise ImageReadError(msg)
