@@ -149,3 +149,26 @@ def test_cli_json_is_the_report_dict(photos, tmp_path):
     assert set(data) == {"summary", "files"}
     assert data["summary"]["done"] == 3
     assert [f["status"] for f in data["files"]] == ["done"] * 3
+
+
+def test_a_worker_leaving_its_loop_ignores_sigterm_from_then_on():
+    """A SIGTERM between the end of a worker's loop and its exit must not print a traceback.
+
+    (Seen in CI: the group's SIGTERM reached a worker that had just been told to stop, and
+    ``_Stopped`` escaped from multiprocessing's bootstrap.)
+    """
+    import signal
+
+    from convtool.batch import local
+
+    class Done:
+        def recv(self):
+            return None  # the parent says: no more files
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        local._worker_main(Done(), None)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

@@ -69,21 +69,29 @@ def _worker_main(conn, spec: RunSpec) -> None:
     if hasattr(signal, "SIGHUP"):  # the parent decides what a hang-up means, as for Ctrl-C
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:  # the handler is set inside: a SIGTERM right after it must not escape as a traceback
-        signal.signal(signal.SIGTERM, _on_sigterm)
-        while True:
-            try:
-                item = conn.recv()
-            except (EOFError, OSError):
-                return
-            if item is None:
-                return
-            result = run_item(spec, item)
-            try:
-                conn.send(result)
-            except OSError:  # the parent has gone (BrokenPipeError): nobody to report to
-                return
+        try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            _serve(conn, spec)
+        finally:  # nor one after the loop, while the process winds down
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
     except _Stopped:
         return
+
+
+def _serve(conn, spec: RunSpec) -> None:
+    """Filter the files the parent sends until it sends None or goes away."""
+    while True:
+        try:
+            item = conn.recv()
+        except (EOFError, OSError):
+            return
+        if item is None:
+            return
+        result = run_item(spec, item)
+        try:
+            conn.send(result)
+        except OSError:  # the parent has gone (BrokenPipeError): nobody to report to
+            return
 
 
 @contextlib.contextmanager
