@@ -141,3 +141,12 @@ def test_palette_and_animation_go_to_pillow():
 def test_adler32_combine(first, second):
     combined = png_encode._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
     assert combined == zlib.adler32(first + second)
+
+
+def test_one_piece_starts_no_thread(rng, monkeypatch):
+    """A small image is one zlib piece: deflated on the calling thread (a batch's workers)."""
+    monkeypatch.setattr(png_encode, "ThreadPoolExecutor",
+                        lambda *a, **k: pytest.fail("a thread pool for one piece"))
+    data = pixels("RGB", (40, 60), rng)
+    np.testing.assert_array_equal(decoded(encode(data, "RGB", {"compress_level": 3}), "RGB"),
+                                  data)

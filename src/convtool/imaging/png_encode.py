@@ -28,6 +28,7 @@ whole (:func:`can_write` says False).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -141,9 +142,13 @@ def _deflate_pieces(rows: np.ndarray, level: int, kind: int, threads: int, modul
 
     yield module.compress(b"", level)[:2]  # the zlib header
     adler = 1
-    with ThreadPoolExecutor(min(threads, len(starts))) as pool:
-        # map() runs ahead on the pool and hands the pieces back in order.
-        for body, piece_adler, size in pool.map(piece, starts):
+    with contextlib.ExitStack() as stack:
+        if threads > 1 and len(starts) > 1:
+            pool = stack.enter_context(ThreadPoolExecutor(min(threads, len(starts))))
+            done = pool.map(piece, starts)  # runs ahead, hands the pieces back in order
+        else:  # one piece (most images under ~1 MP): no thread to start
+            done = map(piece, starts)
+        for body, piece_adler, size in done:
             adler = _adler32_combine(adler, piece_adler, size)
             yield body
     yield struct.pack(">I", adler)
