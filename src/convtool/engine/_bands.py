@@ -101,8 +101,10 @@ def padded_rows(flat: np.ndarray, idx: np.ndarray, before: int, start: int, stop
     lo, hi = max(start, before), min(stop, before + flat.shape[0])
     if hi > lo:
         out[lo - start:hi - start] = flat[lo - before:hi - before]
-    for a, b in ((start, min(stop, max(lo, start))), (max(hi, start), stop)) if hi > lo \
-            else ((start, stop),):
+        outside = ((start, lo), (hi, stop))
+    else:  # the band is all padding (a kernel taller than the image)
+        outside = ((start, stop),)
+    for a, b in outside:
         if b > a:
             sel = idx[a:b]
             np.take(flat, np.maximum(sel, 0), axis=0, out=out[a - start:b - start])

@@ -161,7 +161,7 @@ def full(a3, kernel, mode, cval, workers):
         pbuf = np.empty((band + kh - 1, wp * c), dt)
         gbuf = np.empty((band + kh - 1, w * c), dt)
         tmp = np.empty((band, w * c), dt)
-        tmp2 = np.empty((band, w * c), dt)
+        tmp2 = None if by_matmul else np.empty((band, w * c), dt)  # tap-by-tap scratch
         for a in range(h0, h1, band):
             b = min(a + band, h1)
             r = b - a

@@ -68,10 +68,9 @@ def to_float(image: imaging.Image) -> imaging.Image:
     return replace(frames[0], extra_frames=tuple(frames[1:]))
 
 
-def _unit(pixels: np.ndarray) -> np.ndarray:
-    out = pixels.astype(np.float32)
-    out /= np.float32(255.0)
-    return out
+def _unit(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """uint8 levels as float32 0..1 (each level's exact float32, divided by 255), into ``out``."""
+    return np.divide(pixels, np.float32(255.0), out=out, dtype=np.float32)
 
 
 class _Buffers:
@@ -93,9 +92,8 @@ class _Buffers:
             buffer = self._local.buffer = np.empty(self._shape, dtype=np.float32)
         rows = sum(p.shape[0] for p in parts)
         out, top = buffer[:rows], 0
-        for part in parts:  # as _unit: exact float32 of each level, divided by 255
-            np.divide(part, np.float32(255.0), out=out[top:top + part.shape[0]],
-                      dtype=np.float32)
+        for part in parts:
+            _unit(part, out[top:top + part.shape[0]])
             top += part.shape[0]
         return out
 
