@@ -150,3 +150,21 @@ def test_help_is_fast_and_imports_neither_numpy_nor_pillow(args):
                          check=True, env=ENV)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
+
+
+def test_a_small_file_filter_imports_only_what_it_uses(tmp_path):
+    # The path of a PNG blurred to a PNG: the tiles' modules are for budgets and TIFFs,
+    # and secrets (hashlib, OpenSSL) cost ~4 ms of every start for random temp names.
+    src = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.new("RGB", (16, 12), (10, 200, 30)).save(src)
+    code = ("import sys\nfrom convtool.cli import app\n"
+            f"try:\n    app(['blur', {str(src)!r}, {str(tmp_path / 'out.png')!r}, '-s', '1'])\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m == 'secrets' or m.startswith("
+            "('convtool.scale.tiles', 'convtool.scale.outofcore', 'convtool.scale.lazy_read'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=ENV)
+    assert (tmp_path / "out.png").exists()
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -130,12 +130,15 @@ def _process_scaled(job, source: str, target: str, settings: Settings):
     """One file: in memory, or in tiles when asked or when it would not fit the memory budget."""
     from convtool import scale
     from convtool.scale import dispatch
-    from convtool.scale.tiles import parse_size
 
     explicit = bool(settings.memory or settings.tiles or settings.scheduler)
     if explicit:
         scale.require_extra()  # one line naming the extra
-    memory = parse_size(settings.memory) if settings.memory else None
+    memory = None
+    if settings.memory:  # the tiles' module only when asked (its import is ~1 ms of a run)
+        from convtool.scale.tiles import parse_size
+
+        memory = parse_size(settings.memory)
     client = None
     if settings.scheduler:
         from convtool.scale.dask_batch import connect

@@ -16,8 +16,8 @@ import numpy as np
 from convtool.imaging._codecs import available, quiet_stderr, require
 from convtool.imaging._pillow_compat import ORIENTATION
 from convtool.imaging.metadata import SOFTWARE, SOFTWARE_TAG
+from convtool.imaging.native import TIFF_MAGIC
 
-_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # tifffile's photometric / extra samples for each of our deep modes.
 _LAYOUT = {
     "RGB;16": ("rgb", ()), "RGBA;16": ("rgb", ("unassalpha",)),
@@ -38,7 +38,7 @@ _TEXT_TAGS = {270: "ImageDescription", 271: "Make", 272: "Model", 305: "Software
 
 def is_tiff(head: bytes) -> bool:
     """True when these first bytes of a file are a TIFF (or BigTIFF) header."""
-    return head[:4] in _MAGIC
+    return head[:4] in TIFF_MAGIC
 
 
 def _mode(page) -> str | None:

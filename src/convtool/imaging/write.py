@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 import stat
 import struct
 import sys
@@ -207,7 +206,7 @@ def encode_image(image: Image, options: SaveOptions | None = None) -> bytes:
 def _temp_names(folder: str):
     """Candidate names for the hidden temporary file of an output in ``folder``."""
     for _ in range(100):
-        yield os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+        yield os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(8).hex()}{TEMP_SUFFIX}")
 
 
 def _create_temp(tmp: str, folder: str, path: str) -> int:

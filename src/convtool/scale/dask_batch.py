@@ -29,7 +29,6 @@ import collections
 import contextlib
 import math
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -156,7 +155,7 @@ def check_workers(client, folders, files=()) -> int:
         raise UsageError(msg)
     for folder in sorted(folders):
         os.makedirs(folder, exist_ok=True)
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()
         probe = os.path.join(folder, f".convtool-probe-{token}")
         with open(probe, "w", encoding="ascii") as f:
             f.write(token)
@@ -251,7 +250,7 @@ class DaskExecutor(Executor):
                 self._attempts[item.index] += 1
             absolute = [_absolute(item) for item in group]
             future = self._client.submit(run_group, self._spec, absolute, pure=False,
-                                         key=f"convtool-{secrets.token_hex(8)}")
+                                         key=f"convtool-{os.urandom(8).hex()}")
             self._running[future] = group
             new.append(future)
         return new

@@ -49,7 +49,8 @@ def process_file(job, source, target, *, memory: int | None = None, tiles: int |
 
     source, target = os.fspath(source), os.fspath(target)
     tiled = tiles is not None or (_is_zarr(source) and extra_installed())
-    if not tiled and source != "-" and os.path.isfile(source) and extra_installed():
+    if not tiled and source != "-" and os.path.isfile(source) \
+            and _may_tile(source, target, explicit) and extra_installed():
         tiled, max_pixels = _in_tiles(job, source, target, memory, max_pixels, explicit)
     if not tiled:
         return pipeline.process_file(job, source, target, format=format, save=save,
@@ -133,6 +134,19 @@ def _in_tiles(job, source: str, target: str, memory, max_pixels, explicit: bool)
     if regional and max_pixels is None:
         max_pixels = max(shape[0] * shape[1], _pillow_limit())
     return False, max_pixels
+
+
+def _may_tile(source: str, target: str, explicit: bool) -> bool:
+    """Whether :func:`_in_tiles` could say anything but ``(False, max_pixels)``.
+
+    Only when the user set a budget, the output is a TIFF, or the input is one
+    (read by region, it may pass Pillow's pixel limit): any other image is
+    filtered in memory whatever its size, so its header need not be read first
+    (nor the tiles' modules imported: a few ms of every small file's run).
+    """
+    from convtool.imaging.native import is_tiff
+
+    return explicit or target.lower().endswith(_tiff_extensions()) or is_tiff(source)
 
 
 def _pillow_limit() -> int:

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from convtool.errors import ImageReadError, UsageError
+from convtool.imaging.tiff import is_tiff
 
 _MODES_BY_SAMPLES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -280,7 +281,7 @@ def _region_reader(path: str) -> RegionReader | None:
             raise ImageReadError(msg) from exc
     with open(path, "rb") as f:
         head = f.read(4)
-    if head[:4] not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+    if not is_tiff(head):
         return None
     try:
         return TiffReader(path)

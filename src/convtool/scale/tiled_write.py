@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import secrets
 import threading
 
 import numpy as np
@@ -85,7 +84,7 @@ class TiledTiffWriter:
         self.shape, self.mode, self.tile = tuple(shape), mode, tile
         self.dtype = np.dtype(_DTYPE.get(mode, np.uint8))
         folder = os.path.dirname(os.path.abspath(self.path))
-        self.tmp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(6)}{TEMP_SUFFIX}")
+        self.tmp = os.path.join(folder, f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}")
         self._tiles: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._rows_done = 0
