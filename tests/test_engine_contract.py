@@ -230,9 +230,15 @@ def test_a_plan_saves_the_svd(rng, monkeypatch):
 def test_plan_describes_its_passes():
     p = plan((4000, 3000, 3), gaussian_kernel(2.0).array)
     assert p.method == "direct" and p.separable and p.box is None
-    assert p.passes == ("column of 17 taps (matrix products)", "row of 17 taps (matrix products)")
-    p = plan((4000, 3000, 3), gaussian_kernel(0.3).array)  # 3 taps: shifted multiply-adds
+    assert p.passes == ("column of 17 taps (matrix products)",
+                        "row of 17 taps (matrix products, by blocks of pixels)")
+    p = plan((4000, 3000, 3), gaussian_kernel(0.3).array)  # 3 taps: shifted multiply-adds...
+    assert p.passes == ("column of 3 taps (folded)",
+                        "row of 3 taps (matrix products, by blocks of pixels)")  # ...down
+    p = plan((4000, 3000, 5), gaussian_kernel(0.3).array)  # 5 channels: tap by tap
     assert p.passes == ("column of 3 taps (folded)", "row of 3 taps (folded)")
+    p = plan((4000, 3000, 3), gaussian_kernel(5.0).array)  # 41 taps: the band turned
+    assert p.passes == ("column of 41 taps (matrix products)", "row of 41 taps (matrix products)")
     p = plan((4000, 3000, 3), np.full((101, 101), 1 / 101**2))
     assert p.box == pytest.approx(1 / 101**2) and p.passes[0].startswith("running sums")
     p = plan((4000, 3000, 3), gaussian_kernel(50.0).array)

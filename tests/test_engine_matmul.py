@@ -87,18 +87,63 @@ def test_short_kernels_go_tap_by_tap(rng, monkeypatch):
     assert used and set(used) == {matmul.MIN_TAPS}
 
 
+def row_reference(src, f, channels, width):
+    """float64 ``sum_m f[m] * src[:, x + m]`` for ``width`` pixels of ``channels`` samples."""
+    pixels = src.reshape(src.shape[0], -1, channels).astype(np.float64)
+    return sum(f[m] * pixels[:, m:m + width] for m in range(f.size)).reshape(src.shape[0], -1)
+
+
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("rows", [1, 6, 21])
-def test_row_pass_matches_the_float64_sum(channels, rows, rng, columns):
+def test_turned_row_pass_matches_the_float64_sum(channels, rows, rng, columns):
     k, width = 17, 53
     f = rng.standard_normal(k).astype(np.float32)
     src = rng.random((rows, (width + k - 1) * channels), dtype=np.float32)
     out = np.empty((rows, width * channels), dtype=np.float32)
     buffers = tuple(np.empty((width + k - 1) * rows * channels, np.float32) for _ in range(2))
-    matmul.row_pass(src, f, out, channels, buffers)
-    pixels = src.reshape(rows, width + k - 1, channels).astype(np.float64)
-    ref = sum(f[m] * pixels[:, m:m + width] for m in range(k)).reshape(rows, -1)
-    assert np.abs(out - ref).max() <= 4e-6 * np.abs(f).sum()
+    matmul.turned_row_pass(src, f, out, channels, buffers)
+    assert np.abs(out - row_reference(src, f, channels, width)).max() <= 4e-6 * np.abs(f).sum()
+
+
+@pytest.mark.parametrize("channels", sorted(matmul.ROW_BLOCKS))
+@pytest.mark.parametrize("rows", [1, 6, 21])
+@pytest.mark.parametrize("width", [1, 7, 16, 53])
+def test_row_pass_matches_the_float64_sum(channels, rows, width, rng, columns):
+    """Every kernel length it takes, images narrower than a block, rows in pieces or not."""
+    for k in (2, 3, 9, matmul.ROW_BLOCKS[channels][1]):
+        assert matmul.row_kind(k, channels) == "blocks"
+        f = rng.standard_normal(k).astype(np.float32)
+        src = rng.random((rows, (width + k - 1) * channels), dtype=np.float32)
+        out = np.full((rows, width * channels), np.nan, dtype=np.float32)
+        matmul.row_pass(src, f, out, channels)
+        ref = row_reference(src, f, channels, width)
+        assert np.abs(out - ref).max() <= 4e-6 * np.abs(f).sum()
+
+
+def test_the_longest_kernels_and_most_channels_turn_the_band():
+    for channels, (_, most) in matmul.ROW_BLOCKS.items():
+        assert matmul.row_kind(most + 1, channels) == "turned"
+    assert matmul.row_kind(matmul.ROW_MIN_TAPS, 5) == "turned"
+    assert matmul.row_kind(matmul.ROW_MIN_TAPS - 1, 5) is None
+
+
+@pytest.mark.parametrize("channels", sorted(matmul.ROW_BLOCKS))
+def test_every_pixel_is_summed_alike_wherever_it_falls(channels, rng, columns):
+    """Shifting the source by a pixel shifts the row pass's result exactly (block position,
+    the last overlapping block and the pieces of rows are invisible)."""
+    k, width = 9, 45
+    f = rng.random(k).astype(np.float32)
+    src = rng.random((7, (width + k - 1) * channels), dtype=np.float32)
+    whole = np.empty((7, width * channels), dtype=np.float32)
+    matmul.row_pass(src, f, whole, channels)
+    for shift in range(1, 2 * matmul.ROW_BLOCKS[channels][0] + 2):
+        out = np.empty((7, (width - shift) * channels), dtype=np.float32)
+        matmul.row_pass(src[:, shift * channels:], f, out, channels)
+        np.testing.assert_array_equal(out, whole[:, shift * channels:])
+    for start, stop in [(1, 7), (2, 7), (3, 7), (3, 4), (6, 7)]:  # rows, alone or with others
+        out = np.empty((stop - start, width * channels), dtype=np.float32)
+        matmul.row_pass(src[start:stop], f, out, channels)
+        np.testing.assert_array_equal(out, whole[start:stop])
 
 
 def test_every_column_is_summed_alike_wherever_it_falls(rng, columns):

@@ -20,7 +20,7 @@ from convtool.engine._bands import (
 )
 from convtool.engine.analysis import symmetry
 from convtool.engine.box import RunningColumns, restart_rows, window_sums
-from convtool.engine.matmul import MIN_TAPS, ROW_MIN_TAPS, column_pass, row_pass
+from convtool.engine.matmul import MIN_TAPS, column_pass, row_kind, row_pass, turned_row_pass
 from convtool.engine.modes import pad, pad_index
 
 
@@ -92,9 +92,9 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                for col, row in factor_pairs]
     taps = [(tap_terms(fc), tap_terms(fr)) for fc, fr, _ in flipped]
     restart = restart_rows(band, kc)
-    finite = matmul.usable(a3, max(kc, kr))
-    by_matmul = [(finite and fc.size >= MIN_TAPS, finite and fr.size >= ROW_MIN_TAPS)
-                 for fc, fr, _ in flipped]
+    kinds = [(fc.size >= MIN_TAPS, row_kind(fr.size, c)) for fc, fr, _ in flipped]
+    finite = box is None and any(col or row for col, row in kinds) and matmul.finite(a3)
+    by_matmul = [(finite and col, row if finite else None) for col, row in kinds]
 
     def work(h0, h1):
         vbuf = np.empty((band, wp * c), dt)
@@ -104,7 +104,7 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
         # The row pass turns the band on its side: into ``turned`` (``gbuf``, which
         # holds the column pass's rows, when it is large enough), out of ``tmp``.
         turned = None
-        if box is None and any(rows for _, rows in by_matmul):
+        if box is None and any(rows == "turned" for _, rows in by_matmul):
             turned = gbuf.reshape(-1) if gbuf.size >= band * wp * c else np.empty(band * wp * c, dt)
         columns = None if box is None else \
             RunningColumns(flat, ridx, rb, kc, cval, box, h0, restart, band)
@@ -131,8 +131,10 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     fill_border(vbuf[:r].reshape(r, wp, c), cplan, side)
                     if box is not None:
                         window_sums(vbuf[:r], kr, c, w, target, (tmp[:r], tmp2[:r]))
+                    elif by_matmul[n][1] == "blocks":
+                        row_pass(vbuf[:r], fr, target, c)
                     elif by_matmul[n][1]:
-                        row_pass(vbuf[:r], fr, target, c, (turned, tmp.reshape(-1)))
+                        turned_row_pass(vbuf[:r], fr, target, c, (turned, tmp.reshape(-1)))
                     else:
                         fir(lambda m, r=r: vbuf[:r, m * c:(m + w) * c], taps[n][1], target,
                             tmp[:r, :w * c])

@@ -33,9 +33,17 @@ BLOCK = 4
 #: Fewer taps than this are as cheap as shifted multiply-adds (4 taps: 0.095 s against
 #: 0.110 s for a 4000x3000 RGB float32 image; 5 taps: 0.103 s against 0.095 s).
 MIN_TAPS = 5
-#: The row pass also turns the band twice: it pays from 9 taps (a band of 21 rows of
-#: 4000 RGB pixels: 7 taps 0.62 ms against 0.57 ms tap by tap, 9 taps 0.65 against 0.73).
+#: A row pass too long for :func:`row_pass` turns the band twice (:func:`turned_row_pass`):
+#: that pays from 9 taps (a band of 21 rows of 4000 RGB pixels: 7 taps 0.62 ms against
+#: 0.57 ms tap by tap, 9 taps 0.65 against 0.73).
 ROW_MIN_TAPS = 9
+#: :func:`row_pass` by channels per pixel: pixels per block (so that a block's outputs are
+#: about 16 floats, the width OpenBLAS's float kernels work in) and the most taps it is
+#: used for. Each output costs ``channels * (block + taps - 1)`` multiply-adds, mostly by
+#: zero, so longer kernels go the turned way. Per row of a 1 MB band of a 4000-pixel
+#: image (``benchmarks/README.md``), one thread: RGB 17 taps 19.5 us against 22.4 turned,
+#: 25 taps 27.4 against 25.0; RGB 5 taps 8.9 us against 19.9 tap by tap.
+ROW_BLOCKS = {1: (16, 48), 2: (8, 32), 3: (5, 17), 4: (8, 21)}
 #: Samples in one product's window of source rows (see :func:`_blocks`): 64 KB of
 #: float32, which stays in cache, and which OpenBLAS multiplies on the calling thread
 #: (it wakes its own threads above 4 * 65536 multiply-adds). Interleaved runs on 12 MP
@@ -54,18 +62,32 @@ def _toeplitz(taps: tuple[float, ...], dtype: str) -> np.ndarray:
     return t
 
 
-def usable(array: np.ndarray, taps: int) -> bool:
-    """True when a pass of ``taps`` taps over ``array`` may run as matrix products.
+def finite(array: np.ndarray) -> bool:
+    """True when ``array`` holds no inf or NaN, so that its passes may run as matrix products.
 
-    Not for short kernels (shifted multiply-adds are as fast), nor for arrays
-    holding inf or NaN (a product would spread them over whole blocks); the
-    check is one summing pass, and a sum that overflows only sends a finite
-    array the slower way.
+    A product would spread such a value over whole blocks. The check is one
+    summing pass; a sum that overflows only sends a finite array the slower way.
     """
-    if taps < MIN_TAPS:
-        return False
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(np.add.reduce(array, axis=None)))
+
+
+def usable(array: np.ndarray, taps: int) -> bool:
+    """True when a column pass of ``taps`` taps over ``array`` may run as matrix products.
+
+    Not for short kernels (shifted multiply-adds are as fast), nor for arrays
+    that are not :func:`finite`.
+    """
+    return taps >= MIN_TAPS and finite(array)
+
+
+def row_kind(taps: int, channels: int) -> str | None:
+    """How a row pass of ``taps`` taps runs as products: ``"blocks"`` (:func:`row_pass`),
+    ``"turned"`` (:func:`turned_row_pass`), or None (tap by tap)."""
+    block = ROW_BLOCKS.get(channels)
+    if block is not None and 2 <= taps <= block[1]:
+        return "blocks"
+    return "turned" if taps >= ROW_MIN_TAPS else None
 
 
 def _blocks(t: np.ndarray, src: np.ndarray, out: np.ndarray) -> None:
@@ -119,8 +141,65 @@ def column_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray) -> None:
         out[...] = last[:r]
 
 
-def row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: int,
-             buffers: tuple[np.ndarray, np.ndarray]) -> None:
+@lru_cache(maxsize=64)
+def _row_matrix(taps: tuple[float, ...], channels: int, dtype: str) -> np.ndarray:
+    """``M`` with ``window @ M`` the outputs of one block of pixels (see :func:`row_pass`)."""
+    block, k = ROW_BLOCKS[channels][0], len(taps)
+    m = np.zeros(((block + k - 1) * channels, block * channels), dtype=dtype)
+    for j in range(block):
+        for i, tap in enumerate(taps):
+            for c in range(channels):
+                m[(j + i) * channels + c, j * channels + c] = tap
+    m.flags.writeable = False
+    return m
+
+
+def row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: int) -> None:
+    """``out[:, x] = sum_m f[m] * src[:, x + m]``, ``x`` counting pixels of ``channels`` samples.
+
+    For ``row_kind(f.size, channels) == "blocks"``. The outputs of a block of
+    ``b`` pixels (:data:`ROW_BLOCKS`) are the block's window of source samples
+    (``b + K - 1`` pixels) times a fixed matrix ``M`` holding each tap once per
+    output; the windows of all blocks are one strided view, and every row of
+    the band goes through the same products, so the pixels' samples stay as
+    they are, interleaved. The last pixels are one more block, overlapping the
+    one before (an image narrower than a block: a copy padded with zeros), so
+    that every pixel is summed alike wherever it falls. ``src`` is
+    ``(r, (w + K - 1) * channels)``, ``out`` ``(r, w * channels)``, both with
+    contiguous rows.
+    """
+    block, k = ROW_BLOCKS[channels][0], f.size
+    m = _row_matrix(tuple(float(v) for v in f), channels, src.dtype.str)
+    r, width = out.shape[0], out.shape[1] // channels
+    span, step = (block + k - 1) * channels, block * channels
+    if width < block:
+        padded = np.zeros((max(r, 2), span), dtype=src.dtype)
+        padded[:, :src.shape[1]] = src
+        out[...] = (padded @ m)[:r, :out.shape[1]]
+        return
+    if r == 1:  # numpy would take one row times a matrix to BLAS's gemv, which sums otherwise
+        last = np.empty((2, out.shape[1]), dtype=out.dtype)
+        row_pass(np.concatenate([src, src]), f, last, channels)
+        out[...] = last[:1]
+        return
+    blocks = width // block
+    (rs, cs), (os_, oc) = src.strides, out.strides
+    # Rows in pieces whose windows stay in cache, so that each product runs on the calling
+    # thread; all of one size, the last overlapping the one before.
+    rows = min(r, max(2, WINDOW // span))
+    for a in sorted({*range(0, r - rows, rows), r - rows}):
+        b = a + rows
+        windows = as_strided(src[a:b], (blocks, rows, span), (step * cs, rs, cs),
+                             writeable=False)
+        target = as_strided(out[a:b], (blocks, rows, step), (step * oc, os_, oc))
+        np.matmul(windows, m, out=target)
+        if blocks * block < width:
+            last = (width - block) * channels
+            np.matmul(src[a:b, last:last + span], m, out=out[a:b, last:last + step])
+
+
+def turned_row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: int,
+                    buffers: tuple[np.ndarray, np.ndarray]) -> None:
     """``out[:, x] = sum_m f[m] * src[:, x + m]``, ``x`` counting pixels of ``channels`` samples.
 
     The band is turned on its side (a row per pixel, holding each channel's

@@ -29,6 +29,12 @@ direct, 0.5-1.5x for fft, medians 1.04 and 0.99):
     on 768x1024 and 3000x4000 float32 RGB (Gaussians of 5-161 taps: 26-98
     passes a sample for both passes; random kernels of 5-21 rows: 7.6-10 per
     column), in the units of ``DIRECT_COST``.
+``ROW_BLOCK_PASS``, ``ROW_BLOCK_TAP``
+    a row pass of ``k`` taps by blocks of pixels (:func:`convtool.engine.matmul.row_pass`,
+    for 1-4 channels and up to the taps of ``ROW_BLOCKS``) costs ``ROW_BLOCK_PASS +
+    ROW_BLOCK_TAP * k`` passes per sample: fitted by hand to single-thread runs of the pass
+    alone on 1 MB bands of 4000-pixel rows (RGB: 6.1, 8.2 and 12.9 units for 5, 9 and 17
+    taps; the turned pass 15 at 17 taps), in the units of ``DIRECT_COST``.
 ``FFT_COST``
     one unit of ``n * log2(n)`` of a real 1-D transform pair, per line
 ``FFT2_COST``
@@ -54,7 +60,7 @@ from types import MappingProxyType
 import numpy as np
 
 from convtool.engine.analysis import analyse, compute_dtype, rank_rtol
-from convtool.engine.matmul import MIN_TAPS, ROW_MIN_TAPS
+from convtool.engine.matmul import MIN_TAPS, ROW_MIN_TAPS, row_kind
 from convtool.engine.modes import normalize_method, normalize_mode
 from convtool.errors import UsageError
 
@@ -63,6 +69,8 @@ BOX_COLUMN_OPS = 8.0
 MATMUL_PASS = 11.0
 MATMUL_TAP = 0.24
 MATMUL_COLUMN = 6.0
+ROW_BLOCK_PASS = 4.0
+ROW_BLOCK_TAP = 0.5
 FFT_COST = 6.46e-10
 FFT2_COST = 5.58e-10
 FFT_PASS_COST = 0.0
@@ -104,6 +112,13 @@ def _fir_ops(k: int, symmetric: bool, least: int = MIN_TAPS) -> float:
     return 3.0 * ((k + 1) // 2) - 1.0 if symmetric else 2.0 * k - 1.0
 
 
+def _row_ops(k: int, symmetric: bool, channels: int) -> float:
+    """Passes of a row pass of ``k`` taps over pixels of ``channels`` samples."""
+    if row_kind(k, channels) == "blocks":
+        return ROW_BLOCK_PASS + ROW_BLOCK_TAP * k
+    return _fir_ops(k, symmetric, ROW_MIN_TAPS)
+
+
 def _full_ops(kernel: np.ndarray) -> float:
     """Passes of a non-separable kernel: a column pass per kernel column, or a pass a tap."""
     kh, kw = kernel.shape
@@ -130,7 +145,7 @@ def shape3(shape, kernel_ndim: int) -> tuple[int, int, int]:
     return (1, shape[0], rest) if rest < 64 else (shape[0], 1, rest)
 
 
-def _direct_choice(info):
+def _direct_choice(info, channels: int):
     """The cheapest direct way: ``(passes per sample, kind, payload)``; ties go to the first."""
     kh, kw = info.kernel.shape
     options = [(_full_ops(info.kernel), "full", None)]
@@ -138,7 +153,7 @@ def _direct_choice(info):
         options.append((_box_ops(kw), "box", info.box))
     ops = len(info.pairs) - 1.0
     for (col, row), (sc, sr) in zip(info.pairs, info.symmetric, strict=True):
-        ops += _fir_ops(col.size, sc) + _fir_ops(row.size, sr, ROW_MIN_TAPS)
+        ops += _fir_ops(col.size, sc) + _row_ops(row.size, sr, channels)
     options.append((ops, "pairs", info.pairs))
     return min(options, key=lambda p: p[0])
 
@@ -201,7 +216,10 @@ def _pass_names(method: str, kind: str, s3, info) -> tuple[str, ...]:
     names = []
     for (col, row), (sc, sr) in zip(info.pairs, info.symmetric, strict=True):
         names.append(f"column of {col.size} taps{_how(col.size, sc, MIN_TAPS)}")
-        names.append(f"row of {row.size} taps{_how(row.size, sr, ROW_MIN_TAPS)}")
+        rows = row_kind(row.size, s3[2])
+        names.append(f"row of {row.size} taps"
+                     + (" (matrix products, by blocks of pixels)" if rows == "blocks"
+                        else _how(row.size, sr, ROW_MIN_TAPS)))
     return tuple(names)
 
 
@@ -347,7 +365,7 @@ def plan(shape, kernel, *, dtype="float32", mode: str = "reflect", method: str =
         info = given  # the plan's own analysis, even if the cache has dropped it
     else:
         info = analyse(k2, rtol)
-    ops, kind, payload = _direct_choice(info)
+    ops, kind, payload = _direct_choice(info, s3[2])
     fft_work, fft_kind, fft_payload = _fft_choice(s3, info)
     work = {"direct": ops * math.prod(s3), "fft": fft_work}
     seconds = MappingProxyType({"direct": direct_seconds(work["direct"]),
