@@ -375,3 +375,57 @@ def test_the_literal_types_follow_the_tables():
 
     assert typing.get_args(Mode) == MODES
     assert typing.get_args(Method) == METHODS
+
+
+# --- rows: a band's own rows, its neighbours read as they are -------------------------
+
+
+ROW_KERNELS = {
+    "gaussian": gaussian_kernel(2.0).array,
+    "gaussian, long rows": np.outer(np.ones(3) / 3, gaussian_kernel(5.0).factors[1]),
+    "5x5": np.arange(25.0).reshape(5, 5) % 7 - 3,
+    "3x3 folded": np.array([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16,
+    "1-D": np.array([1.0, -2.0, 3.0, 0.5]),
+    "3-D": np.ones((3, 3, 2)) / 18,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_KERNELS))
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("mode", ["reflect", "wrap", "constant"])
+def test_rows_are_those_rows_of_the_whole_result(name, method, mode, rng):
+    kernel = ROW_KERNELS[name]
+    a = rng.random((61, 23, 2), dtype=np.float32)
+    whole = convolve(a, kernel, mode=mode, cval=0.25, method=method)
+    for rows in [(0, 61), (0, 1), (60, 61), (7, 30), (12, 12), (1, 60)]:
+        part = convolve(a, kernel, mode=mode, cval=0.25, method=method, rows=rows)
+        assert part.shape == whole[rows[0]:rows[1]].shape and part.flags.c_contiguous
+        np.testing.assert_array_equal(part, whole[rows[0]:rows[1]])
+
+
+def test_rows_of_a_box_are_those_rows_to_float_rounding(rng):
+    a = rng.random((300, 40, 3), dtype=np.float32)
+    kernel = np.ones((9, 9)) / 81
+    assert plan(a.shape, kernel).box is not None
+    whole = convolve(a, kernel)
+    part = convolve(a, kernel, rows=(101, 257))
+    np.testing.assert_allclose(part, whole[101:257], rtol=0, atol=1e-6)
+
+
+def test_rows_skip_the_work_on_other_rows(rng, monkeypatch):
+    """The direct paths make only the rows asked for (the FFT makes all and slices)."""
+    made = []
+    real = direct_module.padded_rows
+    monkeypatch.setattr(direct_module, "padded_rows",
+                        lambda flat, idx, before, start, stop, *rest:
+                        made.append((start, stop)) or real(flat, idx, before, start, stop, *rest))
+    a = rng.random((400, 30), dtype=np.float32)
+    convolve(a, gaussian_kernel(1.0).array, method="direct", rows=(100, 140), threads=1)
+    rb = gaussian_kernel(1.0).array.shape[0] // 2
+    assert made and min(s for s, _ in made) == 100 and max(e for _, e in made) == 140 + 2 * rb
+
+
+@pytest.mark.parametrize("rows", [(3, 2), (-1, 4), (0, 11), (1.5, 3), "0:4", (1, 2, 3)])
+def test_rows_outside_the_array_are_refused(rows):
+    with pytest.raises(UsageError, match="rows"):
+        convolve(np.zeros((10, 4)), np.ones((3, 3)), rows=rows)

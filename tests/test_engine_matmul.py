@@ -156,3 +156,20 @@ def test_every_column_is_summed_alike_wherever_it_falls(rng, columns):
         out = np.empty((30, 161 - shift), dtype=np.float32)
         matmul.column_pass(src[:, shift:], f, out)
         np.testing.assert_array_equal(out, whole[:, shift:])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 5])
+def test_a_turned_row_comes_out_the_same_in_bands_of_any_height(channels, rng):
+    """The turned band's products have the same widths whatever its height (NARROW)."""
+    k, width = 41, 23
+    f = rng.random(k).astype(np.float32)
+    src = rng.random((61, (width + k - 1) * channels), dtype=np.float32)
+
+    def turned(rows):
+        out = np.empty((rows.stop - rows.start, width * channels), dtype=np.float32)
+        matmul.turned_row_pass(src[rows], f, out, channels, (np.empty(0), np.empty(0)))
+        return out
+
+    whole = turned(slice(0, 61))
+    for rows in [slice(1, 60), slice(0, 1), slice(5, 7), slice(30, 61), slice(3, 25)]:
+        np.testing.assert_array_equal(turned(rows), whole[rows])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -49,7 +50,9 @@ def _plan_for(a: np.ndarray, kernel, given, mode: str, method: str) -> Plan:
     return plan(a.shape, given, dtype=a.dtype, mode=mode, method=method)
 
 
-def _run_2d(a3, p: Plan, mode, cval, workers):
+def _run_2d(a3, p: Plan, mode, cval, workers, rows):
+    """The plan's 2-D run over ``a3`` (H, W, C): output ``rows`` only (start, stop) on the
+    direct paths; the FFT makes them all."""
     if p.method == "fft":
         kind, factors = p.fft
         if kind == "separable":
@@ -58,15 +61,29 @@ def _run_2d(a3, p: Plan, mode, cval, workers):
     kind, payload = p.direct
     if kind == "box":
         kh, kw = p.analysis.kernel.shape
-        return direct.pairs(a3, [(np.ones(kh), np.ones(kw))], mode, cval, workers, box=payload)
+        return direct.pairs(a3, [(np.ones(kh), np.ones(kw))], mode, cval, workers, box=payload,
+                            rows=rows)
     if kind == "pairs":
-        return direct.pairs(a3, list(payload), mode, cval, workers)
-    return direct.full(a3, p.analysis.kernel, mode, cval, workers)
+        return direct.pairs(a3, list(payload), mode, cval, workers, rows=rows)
+    return direct.full(a3, p.analysis.kernel, mode, cval, workers, rows=rows)
+
+
+def _check_rows(rows, h: int) -> tuple[int, int]:
+    """``rows`` as ``(start, stop)`` within ``0..h``."""
+    try:
+        start, stop = (int(operator.index(v)) for v in rows)
+    except (TypeError, ValueError):
+        msg = f"rows must be a pair of whole numbers (start, stop), got {rows!r}"
+        raise UsageError(msg) from None
+    if not 0 <= start <= stop <= h:
+        msg = f"rows must satisfy 0 <= start <= stop <= {h} (the array's first axis), got {rows!r}"
+        raise UsageError(msg)
+    return start, stop
 
 
 def convolve(array, kernel=None, *, mode: str = "reflect", cval: float = 0.0,
-             method: str = "auto", threads: int | None = None, plan: Plan | None = None
-             ) -> np.ndarray:
+             method: str = "auto", threads: int | None = None, plan: Plan | None = None,
+             rows: tuple[int, int] | None = None) -> np.ndarray:
     """Convolve ``array`` with ``kernel`` over its leading axes.
 
     This is the mathematical convolution (the kernel is flipped), with the same
@@ -108,12 +125,20 @@ MODE_DIAGRAMS
         made for this shape, dtype and mode it runs as it is; otherwise its
         kernel analysis (rank, factors, box) is reused, so the SVD of a large
         kernel is not repeated.
+    rows : (int, int), optional
+        Make only the output rows ``start:stop`` (along the first axis): the
+        array's other rows are the neighbours they are, and the boundary mode
+        acts only beyond the array's own edges. The result is
+        ``convolve(array, ...)[start:stop]`` (to float rounding: the running
+        sums of a box kernel, for one, restart at ``start``), without the work
+        on the other rows: a band of an image, with enough rows above and
+        below, is filtered as it is in the whole image.
 
     Returns
     -------
     ndarray
-        A new C-contiguous array of the same shape: float32 for float32 input,
-        float64 otherwise.
+        A new C-contiguous array of the same shape (``stop - start`` rows with
+        ``rows``): float32 for float32 input, float64 otherwise.
 
     Notes
     -----
@@ -149,16 +174,30 @@ MODE_DIAGRAMS
         msg = "convolve() takes an array of 1 or more dimensions, got a scalar"
         raise UsageError(msg)
     p = _plan_for(a, kernel, plan, mode, method)
+    span = None if rows is None else _check_rows(rows, a.shape[0])
+    if span == (0, a.shape[0]):
+        span = None
     if a.size == 0:
-        return a.copy()
+        return a[slice(*span) if span else slice(None)].copy()
     if p.rank is None:  # three or more kernel dimensions
         run = fft.nd if p.method == "fft" else direct.nd
-        return run(a, p.kernel, mode, cval)
-    a3 = a.reshape(shape3(a.shape, p.kernel.ndim))
+        return _rows_of(run(a, p.kernel, mode, cval), span)
+    s3 = shape3(a.shape, p.kernel.ndim)
+    a3 = a.reshape(s3)
+    # The direct paths make just the rows asked for when the array's first axis is H.
+    own = span if s3[0] == a.shape[0] and p.method == "direct" else None
     workers = Workers(nthreads) if nthreads > 1 and a.size >= _bands.THREAD_MIN_SAMPLES else SERIAL
     with workers:
-        out = _run_2d(a3, p, mode, cval, workers)
-    return out.reshape(a.shape)
+        out = _run_2d(a3, p, mode, cval, workers, own)
+    if span is None:
+        return out.reshape(a.shape)
+    if own is None:
+        return _rows_of(out.reshape(a.shape), span)
+    return out.reshape((span[1] - span[0], *a.shape[1:]))
+
+
+def _rows_of(result: np.ndarray, span) -> np.ndarray:
+    return result if span is None else np.ascontiguousarray(result[span[0]:span[1]])
 
 
 # The mode table is written once (convtool.engine.modes) and drawn here.

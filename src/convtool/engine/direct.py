@@ -61,33 +61,43 @@ def fir(src, taps, out: np.ndarray, tmp: np.ndarray) -> None:
             out += tmp
 
 
-def _banded(a3, kh: int, kw: int, mode: str):
+def _banded(a3, kh: int, kw: int, mode: str, rows: tuple[int, int]):
     """What both banded paths set up for a kernel of ``kh`` x ``kw`` on ``a3`` (H, W, C).
 
     The padded row indices, the plan of the padding columns, ``a3`` as (H, W * C),
-    the output (H, W, C) and its (H, W * C) view, and the rows of one band.
+    the output (the ``rows`` asked for, of W, C) and its (rows, W * C) view, and the
+    rows of one band.
     """
     h, w, c = a3.shape
     cb = (kw - 1) // 2
     ridx = pad_index(h, (kh - 1) // 2, kh // 2, mode)
     cplan = border_plan(pad_index(w, cb, kw // 2, mode), cb, w)
-    out = np.empty((h, w, c), a3.dtype)
+    out = np.empty((rows[1] - rows[0], w, c), a3.dtype)
     band = band_rows(h, (w + kw - 1) * c, a3.dtype.itemsize)
-    return ridx, cplan, a3.reshape(h, w * c), out, out.reshape(h, w * c), band
+    return ridx, cplan, a3.reshape(h, w * c), out, out.reshape(out.shape[0], w * c), band
 
 
-def pairs(a3, factor_pairs, mode, cval, workers, box=None):
+def _ranges(rows: tuple[int, int], parts: int) -> list[tuple[int, int]]:
+    """``rows`` (start, stop) in ``parts`` runs for the threads."""
+    start, stop = rows
+    return [(start + a, start + b) for a, b in chunks(stop - start, parts)]
+
+
+def pairs(a3, factor_pairs, mode, cval, workers, box=None, rows=None):
     """Sum over ``factor_pairs`` of separable convolutions of ``a3`` (H, W, C), band by band.
 
     ``factor_pairs`` is a list of (column, row) weight vectors. With ``box`` (the
     value of every tap of a single pair of ones) the columns are running sums
     (:class:`convtool.engine.box.RunningColumns`) and the rows doubling sums.
+    Only output ``rows`` (start, stop; default all) are made: the others are
+    read as the neighbours they are.
     """
     h, w, c = a3.shape
     dt = a3.dtype
     kc, kr = factor_pairs[0][0].size, factor_pairs[0][1].size
     rb, cb, wp = (kc - 1) // 2, (kr - 1) // 2, w + kr - 1
-    ridx, cplan, flat, out, oflat, band = _banded(a3, kc, kr, mode)
+    rows = rows or (0, h)
+    ridx, cplan, flat, out, oflat, band = _banded(a3, kc, kr, mode, rows)
     flipped = [(col[::-1].copy(), row[::-1].copy(), cval * float(col.sum()))
                for col, row in factor_pairs]
     taps = [(tap_terms(fc), tap_terms(fr)) for fc, fr, _ in flipped]
@@ -103,9 +113,11 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
         gbuf = np.empty((band + kc - 1, w * c), dt) if box is None else None
         # The row pass turns the band on its side: into ``turned`` (``gbuf``, which
         # holds the column pass's rows, when it is large enough), out of ``tmp``.
-        turned = None
+        turned = done = None
         if box is None and any(rows == "turned" for _, rows in by_matmul):
-            turned = gbuf.reshape(-1) if gbuf.size >= band * wp * c else np.empty(band * wp * c, dt)
+            size = wp * matmul.turned_width(band * c)
+            turned = gbuf.reshape(-1) if gbuf.size >= size else np.empty(size, dt)
+            done = tmp.reshape(-1) if tmp.size >= size else np.empty(size, dt)
         columns = None if box is None else \
             RunningColumns(flat, ridx, rb, kc, cval, box, h0, restart, band)
         for a in range(h0, h1, band):
@@ -124,7 +136,7 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     else:
                         fir(lambda m, src=src, r=r: src[m:m + r], taps[n][0], vmid,
                             tmp[:r, :w * c])
-                target = oflat[a:b] if n == 0 else tmp2[:r, :w * c]
+                target = oflat[a - rows[0]:b - rows[0]] if n == 0 else tmp2[:r, :w * c]
                 if kr == 1 and box is None:
                     np.multiply(vmid, fr[0], out=target)
                 else:
@@ -134,25 +146,28 @@ def pairs(a3, factor_pairs, mode, cval, workers, box=None):
                     elif by_matmul[n][1] == "blocks":
                         row_pass(vbuf[:r], fr, target, c)
                     elif by_matmul[n][1]:
-                        turned_row_pass(vbuf[:r], fr, target, c, (turned, tmp.reshape(-1)))
+                        turned_row_pass(vbuf[:r], fr, target, c, (turned, done))
                     else:
                         fir(lambda m, r=r: vbuf[:r, m * c:(m + w) * c], taps[n][1], target,
                             tmp[:r, :w * c])
                 if n:
-                    oflat[a:b] += target
+                    oflat[a - rows[0]:b - rows[0]] += target
 
-    parts = workers.count if box is not None else pieces(workers, h, band)
-    workers.run(work, chunks(h, parts))
+    n = rows[1] - rows[0]
+    parts = workers.count if box is not None else pieces(workers, n, band)
+    workers.run(work, _ranges(rows, parts))
     return out
 
 
-def full(a3, kernel, mode, cval, workers):
-    """Non-separable 2-D kernel: every tap is a multiply-add of a shifted band."""
+def full(a3, kernel, mode, cval, workers, rows=None):
+    """Non-separable 2-D kernel: every tap is a multiply-add of a shifted band (output
+    ``rows`` only, as :func:`pairs`)."""
     h, w, c = a3.shape
     dt = a3.dtype
     kh, kw = kernel.shape
     rb, cb, wp = (kh - 1) // 2, (kw - 1) // 2, w + kw - 1
-    ridx, cplan, flat, out, oflat, band = _banded(a3, kh, kw, mode)
+    made = rows or (0, h)
+    ridx, cplan, flat, out, oflat, band = _banded(a3, kh, kw, mode, made)
     flipped = kernel[::-1, ::-1]
     # A column pass per kernel column with any weight, summed (see engine.matmul).
     columns = [(j, flipped[:, j].copy(), tap_terms(flipped[:, j])) for j in range(kw)
@@ -171,7 +186,7 @@ def full(a3, kernel, mode, cval, workers):
             pbuf[:rows, cb * c:(cb + w) * c] = padded_rows(flat, ridx, rb, a, a + rows, cval,
                                                            gbuf)
             fill_border(pbuf[:rows].reshape(rows, wp, c), cplan, cval)
-            target = oflat[a:b]
+            target = oflat[a - made[0]:b - made[0]]
             if not columns:
                 target[...] = 0
             for n, (j, f, terms) in enumerate(columns):
@@ -184,7 +199,7 @@ def full(a3, kernel, mode, cval, workers):
                 if n:
                     target += dest
 
-    workers.run(work, chunks(h, pieces(workers, h, band)))
+    workers.run(work, _ranges(made, pieces(workers, made[1] - made[0], band)))
     return out
 
 

@@ -44,6 +44,11 @@ ROW_MIN_TAPS = 9
 #: image (``benchmarks/README.md``), one thread: RGB 17 taps 19.5 us against 22.4 turned,
 #: 25 taps 27.4 against 25.0; RGB 5 taps 8.9 us against 19.9 tap by tap.
 ROW_BLOCKS = {1: (16, 48), 2: (8, 32), 3: (5, 17), 4: (8, 21)}
+#: Products are this many columns wide, or a whole number of times as many (narrower
+#: arrays are padded with zero columns): OpenBLAS sums the columns of a product's last
+#: partial tile in another order than the others, so the same row turned on its side
+#: came out a bit different (1.8e-7 in float32) in a band of 59 rows and in one of 61.
+NARROW = 64
 #: Samples in one product's window of source rows (see :func:`_blocks`): 64 KB of
 #: float32, which stays in cache, and which OpenBLAS multiplies on the calling thread
 #: (it wakes its own threads above 4 * 65536 multiply-adds). Interleaved runs on 12 MP
@@ -103,8 +108,16 @@ def _blocks(t: np.ndarray, src: np.ndarray, out: np.ndarray) -> None:
     """
     rows, n = out.shape
     blocks, height = rows // BLOCK, t.shape[1]
+    if n < NARROW:  # on copies padded with zero columns (see NARROW)
+        wide = np.zeros((src.shape[0], NARROW), dtype=src.dtype)
+        wide[:, :n] = src
+        result = np.empty((rows, NARROW), dtype=out.dtype)
+        _blocks(t, wide, result)
+        out[...] = result[:, :n]
+        return
     rs, cs = src.strides
-    width = min(n, max(64, WINDOW // height))
+    # Whole NARROW pieces, so that BLAS sums every column alike whatever the width.
+    width = max(NARROW, min(n, WINDOW // height) // NARROW * NARROW)
     pieces = n // width
     windows = as_strided(src, (blocks, pieces, height, width),
                          (BLOCK * rs, width * cs, rs, cs), writeable=False)
@@ -198,6 +211,12 @@ def row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: int) -> 
             np.matmul(src[a:b, last:last + span], m, out=out[a:b, last:last + step])
 
 
+def turned_width(samples: int) -> int:
+    """Columns of a band turned on its side: ``samples`` (a pixel's column of the band)
+    rounded up to whole :data:`NARROW` pieces."""
+    return -(-samples // NARROW) * NARROW
+
+
 def turned_row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: int,
                     buffers: tuple[np.ndarray, np.ndarray]) -> None:
     """``out[:, x] = sum_m f[m] * src[:, x + m]``, ``x`` counting pixels of ``channels`` samples.
@@ -206,15 +225,25 @@ def turned_row_pass(src: np.ndarray, f: np.ndarray, out: np.ndarray, channels: i
     samples of that column of the band one after another: numpy copies that
     layout twice as fast as keeping a pixel's samples together), filtered by
     :func:`column_pass` (whose columns are independent, so their order does
-    not matter) and turned back. ``src`` is ``(r, (w + K - 1) * channels)``,
-    ``out`` ``(r, w * channels)``, both with contiguous rows; ``buffers`` are
-    two flat arrays of at least ``(w + K - 1) * r * channels`` elements.
+    not matter) and turned back. The turned rows are :func:`turned_width`
+    long (zeros after the samples), so that the products have the same widths
+    whatever the band's height, and a row comes out the same in any band.
+    ``src`` is ``(r, (w + K - 1) * channels)``, ``out`` ``(r, w * channels)``,
+    both with contiguous rows; ``buffers`` are two flat arrays of at least
+    ``(w + K - 1) * turned_width(r * channels)`` elements (new ones are made
+    when they are shorter).
     """
     k = f.size
     r, width = out.shape[0], out.shape[1] // channels
-    wide = width + k - 1
-    side = buffers[0][:wide * r * channels].reshape(wide, channels, r)
-    np.copyto(side, src[:, :wide * channels].reshape(r, wide, channels).transpose(1, 2, 0))
-    done = buffers[1][:width * r * channels].reshape(width, channels, r)
-    column_pass(side.reshape(wide, channels * r), f, done.reshape(width, channels * r))
-    np.copyto(out.reshape(r, width, channels), done.transpose(2, 0, 1))
+    wide, samples = width + k - 1, r * channels
+    across = turned_width(samples)
+    if min(b.size for b in buffers) < wide * across:
+        buffers = tuple(np.empty(wide * across, out.dtype) for _ in range(2))
+    side = buffers[0][:wide * across].reshape(wide, across)
+    side[:, samples:] = 0
+    np.copyto(side[:, :samples].reshape(wide, channels, r),
+              src[:, :wide * channels].reshape(r, wide, channels).transpose(1, 2, 0))
+    done = buffers[1][:width * across].reshape(width, across)
+    column_pass(side, f, done)
+    np.copyto(out.reshape(r, width, channels),
+              done[:, :samples].reshape(width, channels, r).transpose(2, 0, 1))

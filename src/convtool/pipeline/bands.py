@@ -132,8 +132,9 @@ def apply_job_banded(job: _job.FilterJob, image: imaging.Image, *,
         stop = min(start + rows, height)
         top = max(0, start - halo)
         band = replace(image, pixels=buffers.unit(parts))
-        result = _job.apply_job(job, band).pixels
-        _quantise_into(out[start:stop], result[start - top:stop - top])
+        # Only the band's own rows are filtered: the halo rows are its neighbours.
+        result = _job.apply_job(job, band, rows=(start - top, stop - top)).pixels
+        _quantise_into(out[start:stop], result)
 
     if in_place and pixels.flags.writeable:
         _in_place(pixels, starts, rows, halo, workers, filtered)

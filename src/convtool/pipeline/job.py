@@ -89,15 +89,17 @@ class FilterJob:
         return self.plan_for(shape, dtype).method
 
 
-def _respond(job: FilterJob, pixels: np.ndarray, plan: engine.Plan) -> np.ndarray:
-    """The filter's response: one convolution, or a gradient magnitude, then the post-ops."""
+def _respond(job: FilterJob, pixels: np.ndarray, plan: engine.Plan,
+             rows: tuple[int, int] | None = None) -> np.ndarray:
+    """The filter's response: one convolution, or a gradient magnitude, then the post-ops
+    (of the pixels' ``rows`` only, when given)."""
     # A channel subset has another shape than the plan's: its method still holds.
     out = engine.convolve(pixels, mode=job.mode, cval=job.cval, method=plan.method,
-                          threads=job.threads, plan=plan)
+                          threads=job.threads, plan=plan, rows=rows)
     if job.kernel_y is not None:
         # Gradient pairs are transposes of each other: the same method suits both.
         other = engine.convolve(pixels, job.kernel_y.array, mode=job.mode, cval=job.cval,
-                                method=plan.method, threads=job.threads)
+                                method=plan.method, threads=job.threads, rows=rows)
         out = np.hypot(out, other)
     if job.absolute:
         out = np.abs(out)
@@ -106,7 +108,8 @@ def _respond(job: FilterJob, pixels: np.ndarray, plan: engine.Plan) -> np.ndarra
         if peak > 0:
             out = out / np.asarray(peak, dtype=out.dtype)
     if job.threshold > 0:
-        out = np.where(np.abs(out - pixels) < job.threshold, pixels, out)
+        given = pixels if rows is None else pixels[rows[0]:rows[1]]
+        out = np.where(np.abs(out - given) < job.threshold, given, out)
     bias = job.bias + job.kernel.offset
     if bias:
         out = out + np.asarray(bias, dtype=out.dtype)
@@ -147,15 +150,24 @@ def _check_range(job: FilterJob, image: imaging.Image, work: np.ndarray) -> None
         raise UsageError(msg)
 
 
-def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
+def apply_job(job: FilterJob, image: imaging.Image, *,
+              rows: tuple[int, int] | None = None) -> imaging.Image:
     """Filter an image's pixels (every frame); returns a new :class:`~convtool.imaging.Image`.
 
     With ``channels`` naming a subset, those channels are filtered as they are
     (alpha is not premultiplied into them) and the others are copied.
+    ``rows`` (start, stop) filters only those rows, reading the others as the
+    neighbours they are, and returns an image of those rows: a band of a larger
+    image with its neighbours' rows around it (:mod:`convtool.pipeline.bands`).
+    Not with ``stretch``, which divides by the whole image's peak.
     """
     if image.extra_frames:
-        first, *rest = (apply_job(job, frame) for frame in image.frames)
+        first, *rest = (apply_job(job, frame, rows=rows) for frame in image.frames)
         return replace(first, extra_frames=tuple(rest))
+    if rows is not None and job.stretch:
+        msg = "stretch divides by the whole image's peak: filter the whole image, not rows of it"
+        raise UsageError(msg)
+    region = image if rows is None else replace(image, pixels=image.pixels[rows[0]:rows[1]])
     _check_cval(job, image)
     chosen = channel_indices(image.mode, job.channels, image.pixels.shape[-1])
     subset = len(chosen) < image.pixels.shape[-1]
@@ -164,9 +176,9 @@ def apply_job(job: FilterJob, image: imaging.Image) -> imaging.Image:
     _check_range(job, image, work)
     plan = job.plan_for(work.shape, work.dtype)
     if subset:
-        out = work.copy()
-        out[..., chosen] = _respond(job, work[..., chosen], plan)
+        out = work[rows[0]:rows[1]].copy() if rows else work.copy()
+        out[..., chosen] = _respond(job, work[..., chosen], plan, rows)
     else:
-        out = _respond(job, work, plan)
-    pixels = imaging.image_space(out, image, alpha=alpha, linear=job.linear)
-    return replace(image, pixels=pixels.astype(image.pixels.dtype, copy=False))
+        out = _respond(job, work, plan, rows)
+    pixels = imaging.image_space(out, region, alpha=alpha, linear=job.linear)
+    return replace(region, pixels=pixels.astype(image.pixels.dtype, copy=False))
