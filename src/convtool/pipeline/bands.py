@@ -31,9 +31,12 @@ import numpy as np
 from convtool import imaging
 from convtool.pipeline import job as _job
 
-#: Float bytes of one band (without its halo): big enough for the engine's
-#: threads and the halo to cost little, small enough to stay a few MB.
-BAND_BYTES = 4 << 20
+#: Float bytes of one band (without its halo): big enough for the per-band calls
+#: and the halo's conversion to cost little, small enough to stay a few MB. Since
+#: only a band's own rows are filtered (not its halo), 2 MB bands filter a 12 MP
+#: photo about as fast as 4 MB ones (0.135 against 0.130 s, sigma 2) and peak ~9 MB
+#: lower (95 against 104 MB for a whole ``convtool blur`` of it).
+BAND_BYTES = 2 << 20
 
 
 def _reach(job: _job.FilterJob) -> int:
