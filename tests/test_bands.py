@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from convtool import imaging, pipeline
+from convtool.errors import UsageError
 from convtool.imaging import Image
 from convtool.pipeline import bands
 
@@ -125,3 +126,23 @@ def test_the_reused_float_band_is_the_exact_conversion(rng):
     np.testing.assert_array_equal(got, pixels.astype(np.float32) / np.float32(255))
     again = buffers.unit([pixels[:5]])
     assert np.shares_memory(got, again)  # the same buffer, refilled
+
+
+@pytest.mark.parametrize("name", sorted(JOBS))
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_rows_of_a_job_are_those_rows_of_the_whole_result(name, mode, rng):
+    """apply_job(rows=) filters a band with its neighbours as the whole image does."""
+    job = JOBS[name]()
+    pixels = rng.random((60, 33, len(mode)), dtype=np.float32)
+    image = Image(pixels=pixels, mode=mode)
+    full = pipeline.apply_job(job, image)
+    for rows in [(0, 60), (0, 9), (20, 41), (59, 60)]:
+        part = pipeline.apply_job(job, image, rows=rows)
+        assert part.mode == mode and part.pixels.shape == (rows[1] - rows[0], 33, len(mode))
+        np.testing.assert_allclose(part.pixels, full.pixels[rows[0]:rows[1]], rtol=0, atol=2e-6)
+
+
+def test_rows_of_a_stretched_job_are_refused(rng):
+    image = Image(pixels=rng.random((20, 10, 3), dtype=np.float32), mode="RGB")
+    with pytest.raises(UsageError, match="stretch"):
+        pipeline.apply_job(pipeline.edges_job("sobel", stretch=True), image, rows=(2, 5))
